@@ -1,0 +1,21 @@
+"""nbs_lib: the shared library of the executable book on how wide neural networks train.
+
+Core modules (used by every chapter): ``device``, ``profiles``, ``validate``, ``claims``, ``kernels``
+(arc-cosine kernels), ``ntk`` (empirical NTK by autograd), ``optim`` (GD/NAG), ``fit`` (rates, power
+laws), ``plotting``, ``widgets``, ``data``. Chapter modules hold what belongs to one paper only.
+"""
+from . import claims, data, device, fit, kernels, ntk, optim, plotting, profiles, validate, widgets
+from .claims import grade, record
+from .device import resolve_device, resolve_dtype, setup
+from .fit import fit_linear_rate, fit_power_law
+from .kernels import arccos_kernel, arccos_kernel_mc, relu_ntk_limit
+from .ntk import empirical_ntk
+from .optim import DivergenceError, RunResult, gd, nag, nag_momentum
+from .profiles import PROFILES, check_profile, sizes
+
+__all__ = [
+    "claims", "data", "device", "fit", "kernels", "ntk", "optim", "plotting", "profiles", "validate", "widgets",
+    "grade", "record", "resolve_device", "resolve_dtype", "setup", "fit_linear_rate", "fit_power_law",
+    "arccos_kernel", "arccos_kernel_mc", "relu_ntk_limit", "empirical_ntk", "DivergenceError", "RunResult",
+    "gd", "nag", "nag_momentum", "PROFILES", "check_profile", "sizes",
+]

@@ -1,0 +1,141 @@
+"""Image data shared by the chapters: the real CIFAR-10 loader and documented offline stand-ins.
+
+CIFAR-10 cannot be downloaded here. :func:`load_cifar10` reads the standard python-pickle batches
+(``data_batch_1`` … ``data_batch_5``, ``test_batch``; each a pickled dict with ``b"data"`` of shape
+(N, 3072) uint8 and ``b"labels"``) from a directory given as a parameter or by ``$NBS_CIFAR10_DIR``.
+When no directory is available, :func:`image_dataset` falls back to a stand-in shipped inside an
+installed package (scikit-learn's 8×8 digits, or patches of its two bundled photographs) and says so in
+``Dataset.source`` — figures print that string in their caption.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import validate
+
+CIFAR10_ENV = "NBS_CIFAR10_DIR"
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+@dataclass
+class Dataset:
+    """Features ``X: (N, d)`` float64, labels ``y: (N,)`` int64, and ``source``: which data this is."""
+
+    X: np.ndarray
+    y: np.ndarray
+    source: str
+
+
+def cifar10_dir(root: str | os.PathLike | None = None) -> Path | None:
+    """Return the CIFAR-10 batch directory from ``root`` or ``$NBS_CIFAR10_DIR``, or None when neither is set.
+
+    A ``root`` that is given but does not exist is an error naming the parameter; the batches may sit in
+    ``root`` itself or in ``root/cifar-10-batches-py``.
+    """
+    name = "cifar10_root"
+    if root in (None, ""):
+        root = os.environ.get(CIFAR10_ENV) or None
+        name = CIFAR10_ENV
+        if root is None:
+            return None
+    p = validate.existing_path(name, root, kind="dir")
+    if (p / "cifar-10-batches-py").is_dir():
+        p = p / "cifar-10-batches-py"
+    if not any((p / f).is_file() for f in ("data_batch_1", "test_batch")):
+        raise ValueError(f"{name} must contain the CIFAR-10 python batches (data_batch_1 … test_batch), got {str(p)!r}")
+    return p
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with open(path, "rb") as fh:
+        d = pickle.load(fh, encoding="bytes")
+    data = d.get(b"data", d.get("data"))
+    labels = d.get(b"labels", d.get("labels"))
+    if data is None or labels is None:
+        raise ValueError(f"{path} is not a CIFAR-10 python batch (no data/labels keys)")
+    data = np.asarray(data, dtype=np.uint8)
+    if data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"{path}: data must be (N, 3072) uint8, got {data.shape}")
+    return data, np.asarray(labels, dtype=np.int64)
+
+
+def load_cifar10(root, split: str = "train", classes: tuple[int, ...] | None = None, n: int | None = None,
+                 seed: int = 0) -> Dataset:
+    """Return CIFAR-10 images as ``X: (N, 3072)`` in [0, 1] (channel-major, as stored) and labels.
+
+    ``classes`` keeps only those labels; ``n`` draws that many samples at random (``seed``).
+    """
+    validate.one_of("split", split, ("train", "test"))
+    p = cifar10_dir(root)
+    if p is None:
+        raise ValueError(f"cifar10_root must be given (or ${CIFAR10_ENV} set) to load CIFAR-10")
+    files = [p / "test_batch"] if split == "test" else sorted(p.glob("data_batch_*"))
+    files = [f for f in files if f.is_file()]
+    if not files:
+        raise ValueError(f"no {split} batches found in {str(p)!r}")
+    parts = [_read_batch(f) for f in files]
+    X = np.concatenate([a for a, _ in parts]).astype(np.float64) / 255.0
+    y = np.concatenate([b for _, b in parts])
+    if classes is not None:
+        keep = np.isin(y, np.asarray(classes))
+        X, y = X[keep], y[keep]
+    if n is not None:
+        validate.positive_int("n", n, maximum=len(y))
+        idx = np.random.default_rng(seed).choice(len(y), size=n, replace=False)
+        X, y = X[idx], y[idx]
+    return Dataset(X, y, f"CIFAR-10 ({split}, {len(y)} images from {p})")
+
+
+def digits(classes: tuple[int, ...] | None = None, n: int | None = None, seed: int = 0) -> Dataset:
+    """Return scikit-learn's bundled 8×8 digits (1,797 images, ``X: (N, 64)`` in [0, 1])."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    X, y = d.data.astype(np.float64) / 16.0, d.target.astype(np.int64)
+    if classes is not None:
+        keep = np.isin(y, np.asarray(classes))
+        X, y = X[keep], y[keep]
+    if n is not None:
+        validate.positive_int("n", n, maximum=len(y))
+        idx = np.random.default_rng(seed).choice(len(y), size=n, replace=False)
+        X, y = X[idx], y[idx]
+    return Dataset(X, y, f"stand-in: scikit-learn digits (8×8, {len(y)} images)")
+
+
+def image_patches(n: int, patch: int = 8, seed: int = 0) -> Dataset:
+    """Return ``n`` random grey ``patch×patch`` patches of scikit-learn's two bundled photos; label = which photo."""
+    from sklearn.datasets import load_sample_images
+
+    validate.positive_int("n", n)
+    validate.positive_int("patch", patch, maximum=64)
+    imgs = [im.mean(axis=2) / 255.0 for im in load_sample_images().images]
+    rng = np.random.default_rng(seed)
+    which = rng.integers(0, len(imgs), size=n)
+    X = np.empty((n, patch * patch))
+    for k, im in enumerate(imgs):
+        idx = np.flatnonzero(which == k)
+        r = rng.integers(0, im.shape[0] - patch, size=idx.size)
+        c = rng.integers(0, im.shape[1] - patch, size=idx.size)
+        rows = r[:, None, None] + np.arange(patch)[None, :, None]
+        cols = c[:, None, None] + np.arange(patch)[None, None, :]
+        X[idx] = im[rows, cols].reshape(idx.size, -1)
+    return Dataset(X, which.astype(np.int64), f"stand-in: {patch}×{patch} patches of scikit-learn's sample photos ({n})")
+
+
+def image_dataset(root=None, *, classes: tuple[int, ...] | None = None, n: int | None = None, seed: int = 0,
+                  fallback: str = "digits") -> Dataset:
+    """Return CIFAR-10 when a directory is given or ``$NBS_CIFAR10_DIR`` is set, else the stand-in ``fallback``.
+
+    ``fallback`` is ``"digits"`` or ``"patches"``; ``Dataset.source`` says which data was used.
+    """
+    validate.one_of("fallback", fallback, ("digits", "patches"))
+    if cifar10_dir(root) is not None:
+        return load_cifar10(root, "train", classes=classes, n=n, seed=seed)
+    if fallback == "digits":
+        return digits(classes=classes, n=n, seed=seed)
+    return image_patches(n or 1000, seed=seed)

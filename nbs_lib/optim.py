@@ -1,0 +1,176 @@
+"""Full-batch gradient descent and Nesterov's accelerated gradient (NAG) with divergence detection.
+
+Both loops take ``loss_grad(params) -> (loss, grads)``, where ``params`` is a tensor or a tuple of tensors
+and ``grads`` has the same structure. ``loss`` is a scalar tensor, or a ``(B,)`` tensor when ``B``
+independent runs (seeds) are batched along a leading axis; ``eta``/``beta`` may then be tensors that
+broadcast against each parameter.
+
+NAG (as in paper 000, eq. (3))::
+
+    y_t     = θ_t + β (θ_t − θ_{t−1})
+    θ_{t+1} = y_t − η ∇L(y_t)
+
+Losses are recorded at the point where the gradient is taken (θ_t for GD, the look-ahead y_t for NAG);
+pass ``loss_fn`` to NAG to record ``L(θ_t)`` instead (one extra forward pass per step).
+
+A non-finite loss or gradient stops the run: ``on_divergence="raise"`` raises :class:`DivergenceError`
+naming the step; ``"record"`` returns a result with ``diverged=True`` and the finite part of the history,
+so a notebook can report the failure instead of plotting it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+
+class DivergenceError(RuntimeError):
+    """Raised when a training loop meets a non-finite loss or gradient."""
+
+
+@dataclass
+class RunResult:
+    """History of a GD/NAG run.
+
+    ``losses``: (T+1,) or (T+1, B) recorded losses; ``hit``: first step with loss ≤ tol per run
+    (-1 if never; None without tol); ``params``: final parameters; ``diverged`` and ``message``
+    describe a stopped run.
+    """
+
+    losses: np.ndarray
+    params: Any
+    steps: int
+    converged: bool
+    diverged: bool = False
+    message: str = ""
+    hit: np.ndarray | None = None
+    extras: dict = field(default_factory=dict)
+
+
+def _as_tuple(params) -> tuple[torch.Tensor, ...]:
+    return (params,) if isinstance(params, torch.Tensor) else tuple(params)
+
+
+def _like(template, tensors: Sequence[torch.Tensor]):
+    return tensors[0] if isinstance(template, torch.Tensor) else type(template)(tensors) if isinstance(template, tuple) else list(tensors)
+
+
+def _finite(loss: torch.Tensor, grads: Sequence[torch.Tensor]) -> bool:
+    if not bool(torch.isfinite(loss).all()):
+        return False
+    return all(bool(torch.isfinite(g).all()) for g in grads)
+
+
+def _check_hparams(eta, beta=None):
+    for name, v in (("eta", eta), ("beta", beta)):
+        if v is None:
+            continue
+        arr = torch.as_tensor(v)
+        if not bool(torch.isfinite(arr).all()):
+            raise ValueError(f"{name} must be finite, got {v!r}")
+        if name == "eta" and bool((arr <= 0).any()):
+            raise ValueError(f"eta must be > 0, got {v!r}")
+        if name == "beta" and bool(((arr < 0) | (arr >= 1)).any()):
+            raise ValueError(f"beta must lie in [0, 1), got {v!r}")
+
+
+class _History:
+    def __init__(self, tol):
+        self.tol = tol
+        self.rows: list[np.ndarray] = []
+        self.hit = None
+
+    def add(self, loss: torch.Tensor) -> bool:
+        """Append a loss row; return True when every run is at or below tol."""
+        row = loss.detach().to("cpu", torch.float64).numpy().copy()
+        t = len(self.rows)
+        self.rows.append(row)
+        if self.tol is None:
+            return False
+        below = np.atleast_1d(row <= self.tol)
+        if self.hit is None:
+            self.hit = np.full(below.shape, -1, dtype=np.int64)
+        self.hit[(self.hit < 0) & below] = t
+        return bool((self.hit >= 0).all())
+
+    def result(self, params, converged, diverged=False, message=""):
+        losses = np.stack(self.rows) if self.rows else np.zeros((0,))
+        hit = None if self.hit is None else (self.hit if np.ndim(self.rows[0]) else self.hit.reshape(()))
+        return RunResult(losses, params, max(len(self.rows) - 1, 0), converged, diverged, message, hit)
+
+
+def _diverged(hist: _History, params, t: int, loss, on_divergence: str, where: str) -> RunResult:
+    msg = (f"{where} diverged at step {t}: non-finite loss or gradient "
+           f"(last finite loss {hist.rows[-1] if hist.rows else 'none'}); lower the step size")
+    if on_divergence == "raise":
+        raise DivergenceError(msg)
+    return hist.result(params, converged=False, diverged=True, message=msg)
+
+
+def gd(
+    loss_grad: Callable, params, *, eta, steps: int, tol: float | None = None,
+    on_divergence: str = "raise", callback: Callable | None = None,
+) -> RunResult:
+    """Run full-batch GD ``θ ← θ − η ∇L(θ)`` for ``steps`` steps (or until every loss ≤ ``tol``)."""
+    if on_divergence not in ("raise", "record"):
+        raise ValueError(f"on_divergence must be 'raise' or 'record', got {on_divergence!r}")
+    if steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    _check_hparams(eta)
+    template = params
+    theta = [p.detach().clone() for p in _as_tuple(params)]
+    hist = _History(tol)
+    for t in range(steps + 1):
+        loss, grads = loss_grad(_like(template, theta))
+        grads = _as_tuple(grads)
+        if not _finite(loss, grads):
+            return _diverged(hist, _like(template, theta), t, loss, on_divergence, "GD")
+        done = hist.add(loss)
+        if callback is not None:
+            callback(t, _like(template, theta), loss)
+        if done or t == steps:
+            return hist.result(_like(template, theta), converged=done)
+        theta = [p - eta * g for p, g in zip(theta, grads)]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def nag(
+    loss_grad: Callable, params, *, eta, beta, steps: int, tol: float | None = None,
+    on_divergence: str = "raise", loss_fn: Callable | None = None, callback: Callable | None = None,
+) -> RunResult:
+    """Run Nesterov's accelerated gradient (module docstring) for ``steps`` steps or until loss ≤ ``tol``."""
+    if on_divergence not in ("raise", "record"):
+        raise ValueError(f"on_divergence must be 'raise' or 'record', got {on_divergence!r}")
+    if steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    _check_hparams(eta, beta)
+    template = params
+    theta = [p.detach().clone() for p in _as_tuple(params)]
+    prev = [p.clone() for p in theta]
+    hist = _History(tol)
+    for t in range(steps + 1):
+        y = [p + beta * (p - q) for p, q in zip(theta, prev)]
+        loss, grads = loss_grad(_like(template, y))
+        grads = _as_tuple(grads)
+        if loss_fn is not None:
+            loss = loss_fn(_like(template, theta))
+        if not _finite(loss, grads):
+            return _diverged(hist, _like(template, theta), t, loss, on_divergence, "NAG")
+        done = hist.add(loss)
+        if callback is not None:
+            callback(t, _like(template, theta), loss)
+        if done or t == steps:
+            return hist.result(_like(template, theta), converged=done)
+        prev = theta
+        theta = [yy - eta * g for yy, g in zip(y, grads)]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def nag_momentum(L: float, mu: float) -> tuple[float, float]:
+    """Return ``(η, β) = (1/L, (√L − √µ)/(√L + √µ))``, the standard NAG choice for µ-strongly convex, L-smooth."""
+    if not (L > 0 and mu > 0 and mu <= L):
+        raise ValueError(f"need 0 < mu <= L, got L={L!r}, mu={mu!r}")
+    sL, sm = L ** 0.5, mu ** 0.5
+    return 1.0 / L, (sL - sm) / (sL + sm)
