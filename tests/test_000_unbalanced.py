@@ -1,0 +1,280 @@
+"""Unit tests for nbs_lib.unbalanced (paper 000): each property against an independent computation."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import nbs_lib as nl
+from nbs_lib import unbalanced as ub
+
+DT = torch.float64
+
+
+def _gen(s=0):
+    return torch.Generator().manual_seed(s)
+
+
+def _tiny(seed=0, n=3, d=5, N=7, m=4, c1=2.0, c2=0.7):
+    g = _gen(seed)
+    X = ub.sphere(d, N, gen=g)
+    Y = ub.sphere(n, N, gen=g)
+    net = ub.init_unbalanced(n, d, m, c1, c2, gen=g)
+    return X, Y, net, g
+
+
+def _perturbed(net, g, scale=0.3):
+    """A generic (non-mirrored) point: halves no longer cancel."""
+    return ub.Net(net.V + scale * torch.randn(net.V.shape, generator=g, dtype=DT),
+                  net.W + scale * torch.randn(net.W.shape, generator=g, dtype=DT))
+
+
+def test_zero_initial_output_both_inits():
+    g = _gen(1)
+    X, Y = ub.sphere(20, 100, gen=g), ub.sphere(10, 100, gen=g)
+    net = ub.init_unbalanced(10, 20, 1000, 10.0, 0.1, gen=g)
+    F0 = ub.forward(net.V, net.W, X)
+    assert F0.abs().max() < 1e-12
+    assert abs(float(ub.loss(net.V, net.W, X, Y)) - 50.0) < 1e-10
+    Yl = ub.lowrank_responses(50, 100, 3, gen=g)
+    sk = ub.init_sketch(Yl, 20, 300, 10.0, 0.1, gen=g)
+    assert ub.forward(sk.V, sk.W, X).abs().max() < 1e-10
+    assert abs(float(ub.loss(sk.V, sk.W, X, Yl)) - 50.0) < 1e-9
+
+
+def test_data_generators():
+    g = _gen(2)
+    X = ub.sphere(20, 30, gen=g, batch=(2,))
+    assert X.shape == (2, 20, 30) and torch.allclose(X.norm(dim=-2), torch.ones(2, 30, dtype=DT))
+    Y = ub.lowrank_responses(12, 40, 3, gen=g)
+    st = ub.response_stats(Y)
+    assert st["r"] == 3 and torch.allclose(Y.norm(dim=0), torch.ones(40, dtype=DT))
+    assert torch.allclose(st["U"] @ (st["U"].T @ Y), Y, atol=1e-12)
+    with pytest.raises(ValueError, match="r must"):
+        ub.lowrank_responses(5, 10, 6, gen=g)
+
+
+def test_bad_inputs_raise():
+    g = _gen(0)
+    with pytest.raises(ValueError, match="c1"):
+        ub.init_unbalanced(3, 4, 5, -1.0, 1.0, gen=g)
+    with pytest.raises(ValueError, match="m"):
+        ub.init_unbalanced(3, 4, 0, 1.0, 1.0, gen=g)
+    with pytest.raises(ValueError, match="mu"):
+        ub.step_params(1.0, 0.0)
+    with pytest.raises(ValueError, match="method"):
+        ub.extreme_eigs(torch.eye(3), method="qr")
+
+
+def test_grads_match_autograd():
+    X, Y, net, g = _tiny(3)
+    V, W = _perturbed(net, g).V, _perturbed(net, g).W
+    gV, gW, L, _ = ub.grads(V, W, X, Y)
+    aV, aW = ub.grads_autograd(V, W, X, Y)
+    assert torch.allclose(gV, aV, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(gW, aW, rtol=1e-12, atol=1e-12)
+
+
+def test_grads_match_finite_differences():
+    X, Y, net, g = _tiny(4)
+    p = _perturbed(net, g)
+    gV, gW, _, _ = ub.grads(p.V, p.W, X, Y)
+    D = torch.randn(p.W.shape, generator=g, dtype=DT)
+    h = 1e-6
+    fd = (ub.loss(p.V, p.W + h * D, X, Y) - ub.loss(p.V, p.W - h * D, X, Y)) / (2 * h)
+    assert abs(float(fd) - float((gW * D).sum())) < 1e-6 * max(1.0, abs(float(fd)))
+
+
+def _autograd_kernels(V, W, X):
+    def f(params, x):
+        return params["V"] @ torch.relu(params["W"].T @ x)
+
+    Xr = X.T.contiguous()
+    H = nl.empirical_ntk(f, {"V": V, "W": W}, Xr)
+    # K alone: Jacobian wrt W only (V held fixed through a closure); G alone: wrt V only
+    K = nl.empirical_ntk(lambda p, x: V @ torch.relu(p["W"].T @ x), {"W": W}, Xr)
+    G = nl.empirical_ntk(lambda p, x: p["V"] @ torch.relu(W.T @ x), {"V": V}, Xr)
+    return K, G, H
+
+
+def test_kernels_match_autograd_ntk():
+    X, Y, net, g = _tiny(5)
+    p = _perturbed(net, g)
+    K, G, H = _autograd_kernels(p.V, p.W, X)
+    assert torch.allclose(ub.ntk_hidden(p.V, p.W, X, chunk=3), K, rtol=1e-10, atol=1e-10)
+    assert torch.allclose(ub.ck_kernel(p.W, X, 3), G, rtol=1e-10, atol=1e-10)
+    assert torch.allclose(ub.full_kernel(p.V, p.W, X), H, rtol=1e-10, atol=1e-10)
+    # the literal Kronecker loop of the paper's definition K = Σ_i B_iᵀ ⊗ A_i
+    assert torch.allclose(ub.ntk_hidden_loop(p.V, p.W, X), K, rtol=1e-10, atol=1e-10)
+
+
+def test_mirrored_build_and_matvecs():
+    X, Y, net, g = _tiny(6, m=9)
+    K = ub.ntk_hidden(net.V, net.W, X)
+    assert torch.allclose(ub.ntk_hidden(net.V, net.W, X, mirrored=True), K, rtol=1e-12, atol=1e-12)
+    R = torch.randn(3, 7, generator=g, dtype=DT)
+    assert torch.allclose(ub.vec(ub.ntk_matvec(net.V, net.W, X, R)), K @ ub.vec(R), rtol=1e-10, atol=1e-10)
+    G = ub.ck_kernel(net.W, X, 3)
+    assert torch.allclose(ub.vec(ub.ck_matvec(net.W, X, R)), G @ ub.vec(R), rtol=1e-10, atol=1e-10)
+    assert torch.equal(ub.unvec(ub.vec(R), 3, 7), R)
+    # the residual of a linearised step: vec(R_{t+1} - R_t) ≈ -η H vec(R_t) (Gauss–Newton identity)
+    V, W = _perturbed(net, g).V, _perturbed(net, g).W
+    gV, gW, _, R0 = ub.grads(V, W, X, Y)
+    eta = 1e-6
+    R1 = ub.residual(V - eta * gV, W - eta * gW, X, Y)
+    H = ub.full_kernel(V, W, X)
+    pred = -eta * (H @ ub.vec(R0))
+    assert torch.allclose(ub.vec(R1 - R0), pred, rtol=1e-4, atol=1e-12)
+
+
+def test_limiting_kernels_vs_monte_carlo():
+    g = _gen(7)
+    X = ub.sphere(6, 12, gen=g)
+    kb, gb = ub.kbar(X), ub.gbar(X)
+    assert torch.allclose(torch.diagonal(kb), torch.full((12,), 0.5, dtype=DT))
+    assert torch.allclose(torch.diagonal(gb), torch.full((12,), 0.5, dtype=DT))
+    # Monte Carlo standard error is ≤ 0.5/√n; 2e5 samples -> 1.1e-3; allow 5 sd
+    n = 200_000
+    assert (ub.kbar_mc(X, n, gen=g) - kb).abs().max() < 5 * 0.5 / math.sqrt(n) * 2
+    assert (ub.gbar_mc(X, n, gen=g) - gb).abs().max() < 5 * 1.0 / math.sqrt(n) * 2
+
+
+def test_expected_kernel_at_init():
+    """E[K0] = 2mc1²(K̄⊗I_n), E[G0] = 2mc2²(Ḡ⊗I_n) (App. C.2): averaged over a wide init."""
+    g = _gen(8)
+    X = ub.sphere(5, 6, gen=g)
+    n, m, c1, c2 = 2, 40000, 1.5, 0.5
+    net = ub.init_unbalanced(n, 5, m, c1, c2, gen=g)
+    K = ub.ntk_hidden(net.V, net.W, X, mirrored=True) / (2 * m * c1**2)
+    G = ub.ck_kernel(net.W, X, n) / (2 * m * c2**2)
+    I = torch.eye(n, dtype=DT)
+    assert (K - torch.kron(ub.kbar(X), I)).abs().max() < 0.03
+    assert (G - torch.kron(ub.gbar(X), I)).abs().max() < 0.03
+
+
+def test_restricted_kernel_spectrum_matches_full():
+    g = _gen(9)
+    d, n, N, r, m = 8, 9, 10, 2, 60
+    X = ub.sphere(d, N, gen=g)
+    Y = ub.lowrank_responses(n, N, r, gen=g)
+    net = ub.init_sketch(Y, d, m, 3.0, 0.2, gen=g)
+    U = ub.response_stats(Y)["U"]
+    K = ub.ntk_hidden(net.V, net.W, X)
+    Kr = ub.restricted_ntk(net.V, net.W, X, U)
+    ev = torch.linalg.eigvalsh(K)
+    evr = torch.linalg.eigvalsh(Kr)
+    nz = ev[ev > 1e-10 * ev[-1]]
+    assert nz.numel() == N * r                 # rank K0 = Nr (Lemma 4.4), m·d ≥ N·r here
+    assert torch.allclose(nz, evr, rtol=1e-9, atol=1e-9 * float(ev[-1]))
+    P = torch.kron(torch.eye(N, dtype=DT), U.contiguous())  # I_N ⊗ U in our vec ordering
+    assert torch.allclose(P.T @ K @ P, Kr, rtol=1e-10, atol=1e-8)
+    lmax, lmin = ub.extreme_eigs(K, positive_rtol=1e-10)
+    assert abs(float(lmin) - float(evr[0])) < 1e-8 * float(evr[-1])
+
+
+def test_lanczos_matches_dense():
+    X, Y, net, g = _tiny(10, n=4, d=6, N=15, m=40)
+    K = ub.ntk_hidden(net.V, net.W, X)
+    lmax, lmin = ub.extreme_eigs(K)
+    mv = lambda x: ub.vec(ub.ntk_matvec(net.V, net.W, X, ub.unvec(x, 4, 15)))  # noqa: E731
+    a, b = ub.extreme_eigs(matvec=mv, dim=60, method="lanczos")
+    assert abs(a - float(lmax)) < 1e-8 * float(lmax) and abs(b - float(lmin)) < 1e-6 * float(lmax)
+
+
+def test_nag_rate_matches_spectral_radius_on_linear_model():
+    """On a quadratic ½‖Aθ − b‖² (a linear model) NAG's rate is the spectral radius of T_NAG (Lemma 3.8)."""
+    g = _gen(11)
+    A = torch.randn(30, 30, generator=g, dtype=DT)
+    Kmat = A @ A.T / 30 + 0.05 * torch.eye(30, dtype=DT)
+    ev = torch.linalg.eigvalsh(Kmat)
+    L, mu = float(ev[-1]), float(ev[0])
+    eta, beta = ub.step_params(L, mu)
+    eta, beta = float(eta), float(beta)
+    Ksq = torch.linalg.cholesky(Kmat)
+    b = torch.randn(1, 30, generator=g, dtype=DT)
+
+    def lg(p):
+        (th,) = p
+        r = th @ Ksq - b           # residual in the output space, kernel Ksqᵀ Ksq ~ spectrum of K
+        return 0.5 * (r ** 2).sum(-1), (r @ Ksq.T,)
+
+    res = ub.nag_paper(lg, (torch.zeros(1, 30, dtype=DT),), eta=eta, beta=beta, steps=400)
+    ev2 = torch.linalg.eigvalsh(Ksq.T @ Ksq).numpy()
+    rho = ub.rho_nag(ev2, eta, beta)
+    assert abs(rho - (1 - math.sqrt(mu / L))) < 1e-6   # Lemma 3.8 (spectral radius)
+    loss = res.losses[:, 0]
+    fit = nl.fit_linear_rate(loss, lo=1e-24, hi=1e-6)
+    # loss ~ t² ρ^{2t} (Jordan block at µ): the per-step rate over the window is within 3 % of ρ²
+    assert abs(fit.rate / rho**2 - 1) < 0.03
+    # the operator norm of T_NAG exceeds 1 (erratum E3), while its spectral radius equals ρ
+    T = ub.t_nag_matrix(Kmat, eta, beta)
+    assert float(torch.linalg.matrix_norm(T, 2)) > 1.0
+    assert abs(float(torch.linalg.eigvals(T).abs().max()) - rho) < 1e-5
+
+
+def test_gd_identity_lemma38():
+    ev = np.array([0.3, 1.0, 2.0, 5.0])
+    assert abs(ub.rho_gd(ev, 1 / 5.0) - (1 - 0.3 / 5.0)) < 1e-15
+
+
+def test_nag_paper_first_step_is_gd_and_beta0_is_gd():
+    X, Y, net, g = _tiny(12)
+    Vb, Wb = net.V[None], net.W[None]
+    gV, gW, _, _ = ub.grads(net.V, net.W, X, Y)
+    res = ub.train(ub.Net(Vb, Wb), X, Y, eta=0.05, beta=0.7, steps=1)
+    assert torch.allclose(res.net.V[0], net.V - 0.05 * gV) and torch.allclose(res.net.W[0], net.W - 0.05 * gW)
+    r0 = ub.train(ub.Net(Vb, Wb), X, Y, eta=0.05, beta=0.0, steps=5)
+    r1 = nl.gd(lambda p: (lambda o: (o[2], (o[0], o[1])))(ub.grads(p[0], p[1], X, Y)), (Vb, Wb), eta=0.05, steps=5)
+    assert np.allclose(r0.losses, r1.losses, rtol=1e-13)
+
+
+def test_linear_model_tracks_lazy_training():
+    """Prop. 3.7: with c1c2 large (lazy) the residual follows the linear system driven by H0."""
+    g = _gen(13)
+    d, n, N, m = 10, 3, 20, 400
+    X, Y = ub.sphere(d, N, gen=g), ub.sphere(n, N, gen=g)
+    net = ub.init_unbalanced(n, d, m, 30.0, 1.0, gen=g, batch=(1,))
+    H = ub.full_kernel(net.V, net.W, X, mirrored=True)
+    L, mu = ub.extreme_eigs(H)
+    eta, beta = ub.step_params(L, mu)
+    res = ub.train(net, X, Y, eta=eta, beta=beta, steps=30, keep_residuals=True)
+    lin = ub.linear_model(H, ub.vec(-Y)[None], eta, beta, 30)
+    act = torch.stack(res.trace.residuals)
+    dev = float((act - lin).norm(dim=-1).max() / Y.norm())
+    assert dev < 0.02
+
+
+def test_sketch_training_stays_in_subspace_and_padding_is_exact():
+    g = _gen(14)
+    d, n, N, r, m = 8, 12, 20, 2, 50
+    X = ub.sphere(d, N, gen=g)
+    Y = ub.lowrank_responses(n, N, r, gen=g)
+    U = ub.response_stats(Y)["U"]
+    net = ub.init_sketch(Y[None], d, m, 3.0, 0.3, gen=g)
+    Kr = ub.restricted_ntk(net.V, net.W, X, U, mirrored=True)
+    L, mu = ub.extreme_eigs(Kr)
+    eta, beta = ub.step_params(L, mu)
+    res = ub.train(net, X, Y, eta=eta, beta=beta, steps=40, U=U)
+    assert max(float(o.max()) for o in res.trace.off_subspace) < 1e-8
+    pad = ub.pad_neurons(net, 2 * m + 30)
+    res2 = ub.train(pad, X, Y, eta=eta, beta=beta, steps=40)
+    assert np.allclose(res.losses, res2.losses, rtol=1e-10, atol=1e-14)
+    # compressed training: train on (UᵀV, UᵀY); identical losses (col(V_t), col(R_t) ⊆ col(Y))
+    res3 = ub.train(ub.Net(U.T @ net.V, net.W), X, U.T @ Y, eta=eta, beta=beta, steps=40)
+    assert np.allclose(res.losses, res3.losses, rtol=1e-8, atol=1e-14)
+
+
+def test_divergence_is_reported():
+    X, Y, net, g = _tiny(15)
+    res = ub.train(ub.Net(net.V[None], net.W[None]), X, Y, eta=1e3, beta=0.0, steps=200)
+    assert res.diverged and "diverged" in res.message
+    assert np.isfinite(res.losses).all()
+
+
+def test_table1_and_guardrails():
+    t = ub.width_table(100, 10, 0.109, 24.5)
+    row = t[(t.algorithm == "NAG (paper, Thm 3.2)") & (t.output == "vector")].iloc[0]
+    assert abs(row.width - 100 * 10 / 0.109) < 1e-9
+    assert ub.check_guardrails(m=10, d=20, N=100, n=10)          # m·d < Nn
+    assert not ub.check_guardrails(m=1000, d=20, N=100, n=10, L_K=1.0, L_H=1.5)
+    assert ub.check_guardrails(m=1000, d=20, N=100, n=10, L_K=1.0, L_H=2.5)
