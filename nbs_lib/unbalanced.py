@@ -35,7 +35,7 @@ __all__ = [
     "gbar_mc", "ntk_hidden", "ntk_hidden_loop", "ck_kernel", "full_kernel", "ntk_matvec", "ck_matvec",
     "restricted_ntk", "extreme_eigs", "step_params", "nag_paper", "train", "Trace", "TrainResult",
     "rho_gd", "nag_root_moduli", "rho_nag", "t_nag_matrix", "iters_pred", "theorem_theta",
-    "linear_model", "width_table", "lemma36_bounds", "lemma43_bounds", "check_guardrails",
+    "linear_model", "width_table", "t_nag_norms", "draw_problem", "iters_to", "lemma36_bounds", "lemma43_bounds", "check_guardrails",
 ]
 
 
@@ -594,3 +594,43 @@ def check_guardrails(*, m: int, d: int, N: int, n: int, L_K=None, L_H=None, eta_
         out.append(f"η·λ_max(H0) = {eta_mult * float(L_H) / float(L_K):.2f} > 2: GD with η = {eta_mult:g}/λ_max(K0) "
                    "will diverge (the CK part G0 is not negligible); use the step from H0")
     return out
+
+
+def t_nag_norms(eigs, eta, beta, powers: int = 0) -> dict:
+    """Return the spectral radius and the operator 2-norm of ``T_NAG`` (and of ``T_NAG^t``, t ≤ ``powers``).
+
+    ``T_NAG`` is block-diagonal (2 × 2 blocks) in the eigenbasis of a symmetric K0, so both are maxima over
+    the eigenvalues ``k`` of the 2 × 2 blocks ``[[(1+β)(1−ηk), −β(1−ηk)], [1, 0]]``: exact, no 2D × 2D SVD.
+    """
+    a = 1 - eta * np.asarray(eigs, dtype=float)
+    blocks = np.zeros((a.size, 2, 2))
+    blocks[:, 0, 0], blocks[:, 0, 1], blocks[:, 1, 0] = (1 + beta) * a, -beta * a, 1.0
+    out = {"spectral_radius": float(np.abs(np.linalg.eigvals(blocks)).max()),
+           "op_norm": float(np.linalg.norm(blocks, 2, axis=(1, 2)).max())}
+    if powers:
+        P, norms = np.broadcast_to(np.eye(2), blocks.shape).copy(), []
+        for _ in range(powers):
+            P = P @ blocks
+            norms.append(float(np.linalg.norm(P, 2, axis=(1, 2)).max()))
+        out["power_norms"] = np.array(norms)
+    return out
+
+
+def draw_problem(trials: int, N: int, n: int, d: int, m: int, c1, c2, *, gen: torch.Generator,
+                 dtype=torch.float64, device=None):
+    """Return ``(X, Y, net)`` for ``trials`` independent draws of data (uniform spheres, E1) and init (4).
+
+    Shapes ``X: (B, d, N)``, ``Y: (B, n, N)``, ``net.V: (B, n, 2m)``.
+    """
+    trials = _pos_int("trials", trials)
+    X = sphere(d, N, gen=gen, batch=(trials,), dtype=dtype, device=device)
+    Y = sphere(n, N, gen=gen, batch=(trials,), dtype=dtype, device=device)
+    net = init_unbalanced(n, d, m, c1, c2, gen=gen, batch=(trials,), dtype=dtype, device=device)
+    return X, Y, net
+
+
+def iters_to(losses: np.ndarray, level: float) -> np.ndarray:
+    """Return the first index where each column of ``losses: (T+1, B)`` is ≤ ``level`` (−1 if never)."""
+    below = np.asarray(losses) <= level
+    first = below.argmax(0)
+    return np.where(below.any(0), first, -1)

@@ -210,6 +210,10 @@ def test_nag_rate_matches_spectral_radius_on_linear_model():
     T = ub.t_nag_matrix(Kmat, eta, beta)
     assert float(torch.linalg.matrix_norm(T, 2)) > 1.0
     assert abs(float(torch.linalg.eigvals(T).abs().max()) - rho) < 1e-5
+    nr = ub.t_nag_norms(ev.numpy(), eta, beta, powers=3)
+    assert abs(nr["op_norm"] - float(torch.linalg.matrix_norm(T, 2))) < 1e-10
+    assert abs(nr["spectral_radius"] - rho) < 1e-6
+    assert abs(nr["power_norms"][2] - float(torch.linalg.matrix_norm(T @ T @ T, 2))) < 1e-10
 
 
 def test_gd_identity_lemma38():

@@ -103,7 +103,7 @@ def kernel_target_alignment(Th: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def alignment_cosine(K: torch.Tensor, P: torch.Tensor, P0: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Return cos ∠(w_r − w_r(0), Xᵀy) = ρ_r / (√γ ‖w_r − w_r(0)‖) from kernel quantities, shape ``(..., m)``.
+    """Return |cos ∠(w_r − w_r(0), Xᵀy)| = |ρ_r| / (√γ ‖w_r − w_r(0)‖) from kernel quantities, shape ``(..., m)``.
 
     Uses ``w_r − w_r(0) = Xᵀ a_r`` with ``a_r = K⁻¹(P − P₀)_{:,r}`` (every update lies in the row space of X),
     so ``‖w_r − w_r(0)‖² = (P − P₀)_{:,r}ᵀ K⁻¹ (P − P₀)_{:,r}``; needs ``K`` invertible (n ≤ d).
@@ -113,7 +113,7 @@ def alignment_cosine(K: torch.Tensor, P: torch.Tensor, P0: torch.Tensor, y: torc
     norm2 = (dP * Kinv_dP).sum(-2).clamp_min(0)
     gamma = (y * (K @ y.unsqueeze(-1)).squeeze(-1)).sum(-1)
     rho = (y.unsqueeze(-1) * dP).sum(-2)
-    return rho / (gamma.sqrt().unsqueeze(-1) * norm2.sqrt())
+    return rho.abs() / (gamma.sqrt().unsqueeze(-1) * norm2.sqrt())
 
 
 def lemma53_share(rho: torch.Tensor, v: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
