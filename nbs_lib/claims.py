@@ -43,6 +43,9 @@ class Claim:
     profile: str = "cpu"
     needs: str = "smoke"
 
+    def _ipython_display_(self):
+        """Show nothing as a cell's value: :func:`record` has already displayed the claim."""
+
     def matches_expected(self) -> bool:
         """Return True when the verdict is the expected one (or legitimately not assessed at this profile)."""
         if self.verdict == NOT_ASSESSED:

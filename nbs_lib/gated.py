@@ -560,11 +560,12 @@ def train(net: _Net, X, Y, *, eta, steps: int | None = None, epochs: int | None 
         with torch.no_grad():
             return sum_loss(net, X, Y, Mfull if Mfull is not None else None)
 
-    losses = [full_loss()]
-    l0 = losses[0].clone()
+    fullbatch = steps is not None and augment is None
+    losses = [] if fullbatch else [full_loss()]
+    l0 = None if fullbatch else losses[0].clone()
     t_start = time.perf_counter()
     n_iter = steps if steps is not None else epochs
-    done = 0
+    done, stop = 0, False
     for it in range(n_iter):
         if batch_size is None or steps is not None:
             batches = [None]
@@ -583,6 +584,14 @@ def train(net: _Net, X, Y, *, eta, steps: int | None = None, epochs: int | None 
                 Mb = None
             G, M = net.features(Xb, Mb)
             R = G[-1] @ net.B.transpose(-1, -2) - Yb
+            if fullbatch:  # the loss of W_t is read off the step's own forward pass
+                lt = 0.5 * R.square().sum((1, 2))
+                dead |= ~torch.isfinite(lt) | (lt > 1e30)
+                losses.append(torch.where(dead, torch.full_like(lt, float("nan")), lt))
+                l0 = lt.clone() if l0 is None else l0
+                if tol_rel is not None and bool(((lt / l0 < tol_rel) | dead).all()):
+                    stop = True
+                    break
             bad = ~torch.isfinite(R).flatten(1).all(1)
             dead |= bad
             R = torch.where(dead[:, None, None], torch.zeros_like(R), R)
@@ -591,14 +600,17 @@ def train(net: _Net, X, Y, *, eta, steps: int | None = None, epochs: int | None 
             if gbuf is not None:
                 gd_sq.append((gbuf - prev_grad).flatten(1).norm(dim=1))
                 prev_grad.copy_(gbuf)
+        if stop:
+            break
         done = it + 1
         if gbuf is not None:
             rec["grad_diff"].append(torch.stack(gd_sq).mean(0).cpu().numpy())
         if done % eval_every == 0 or done == n_iter:
-            lt = full_loss()
-            dead |= ~torch.isfinite(lt) | (lt > 1e30)
-            lt = torch.where(dead, torch.full_like(lt, float("nan")), lt)
-            losses.append(lt)
+            if not fullbatch:
+                lt = full_loss()
+                dead |= ~torch.isfinite(lt) | (lt > 1e30)
+                lt = torch.where(dead, torch.full_like(lt, float("nan")), lt)
+                losses.append(lt)
             if "val_loss" in rec:
                 with torch.no_grad():
                     rec["val_loss"].append(mse(net, X_val, Y_val).cpu().numpy())
@@ -607,8 +619,12 @@ def train(net: _Net, X, Y, *, eta, steps: int | None = None, epochs: int | None 
                 ham = torch.stack([(a != b).double().mean((1, 2)) for a, b in zip(cur, val_masks_prev)]).mean(0)
                 rec["hamming"].append(ham.cpu().numpy())
                 val_masks_prev = cur
-            if tol_rel is not None and bool(((lt / l0 < tol_rel) | dead).all()):
+            if not fullbatch and tol_rel is not None and bool(((lt / l0 < tol_rel) | dead).all()):
                 break
+    if fullbatch and not stop:
+        lt = full_loss()
+        dead |= ~torch.isfinite(lt) | (lt > 1e30)
+        losses.append(torch.where(dead, torch.full_like(lt, float("nan")), lt))
     wall = time.perf_counter() - t_start
     if W0 is not None:
         dW = net.W - W0

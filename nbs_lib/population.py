@@ -196,8 +196,11 @@ def pop_loss_k2_stable(V: torch.Tensor, W: torch.Tensor, a: torch.Tensor) -> tor
 
 
 def errors_k2(V: torch.Tensor, W: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(h₁, h₂)``, each ``(..., d)``: ``h₁ = v₁w₁ − a``, ``h₂ = v₂w₂ + a`` with ``V = [v₁, −v₂]``."""
-    a = a.reshape(-1)
+    """Return ``(h₁, h₂)``, each ``(..., d)``: ``h₁ = v₁w₁ − a``, ``h₂ = v₂w₂ + a`` with ``V = [v₁, −v₂]``.
+
+    ``a`` is ``(d,)``, ``(1, d)``, or per batch row ``(..., d)``.
+    """
+    a = a[0] if a.ndim == 2 and a.shape[0] == 1 else a
     return V[..., 0, :1] * W[..., 0, :] - a, -V[..., 1, :1] * W[..., 1, :] + a
 
 

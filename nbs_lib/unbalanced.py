@@ -189,13 +189,15 @@ def loss(V, W, X, Y) -> torch.Tensor:
 def grads(V, W, X, Y):
     """Return ``(∇_V L, ∇_W L, L, R)`` in closed form (§2.1): ``∇_V = R Fᵀ``, ``∇_W = X((RᵀV) ⊙ Jᵀ)``.
 
-    Costs about ``4mN(2d + 3n)`` flops; ReLU'(0) := 1 (the paper's convention).
+    Costs about ``4mN(2d + 3n)`` flops; ReLU'(0) := 1 (the paper's convention). Computed in the
+    ``(N, 2m)`` layout (``Fᵀ``, ``Jᵀ``) so that every elementwise pass is over contiguous memory.
     """
-    F, J = _features(W, X)
-    R = V @ F - Y
-    gV = R @ F.transpose(-1, -2)
-    gW = X @ ((R.transpose(-1, -2) @ V) * J.transpose(-1, -2))
-    return gV, gW, 0.5 * R.square().sum((-1, -2)), R
+    Zt = X.transpose(-1, -2) @ W                      # (..., N, 2m)
+    Ft = Zt.clamp_min(0)
+    Rt = Ft @ V.transpose(-1, -2) - Y.transpose(-1, -2)  # (..., N, n)
+    gV = Rt.transpose(-1, -2) @ Ft
+    gW = X @ ((Rt @ V) * (Zt >= 0).to(X.dtype))
+    return gV, gW, 0.5 * Rt.square().sum((-1, -2)), Rt.transpose(-1, -2)
 
 
 def grads_autograd(V, W, X, Y):

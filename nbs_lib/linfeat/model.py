@@ -127,7 +127,7 @@ def direct_gd(X: torch.Tensor, y: torch.Tensor, W0: torch.Tensor, v0: torch.Tens
     def callback(t, params, loss):
         W, v = params
         rec["rho"].append(((Xty.unsqueeze(-2) @ W).squeeze(-2) - c).cpu().numpy())
-        rec["v"].append(v.cpu().numpy())
+        rec["v"].append(v.cpu().numpy().copy())
         if t % ntk_every == 0:
             Z = X @ W
             Th = obs.ntk_linear(K, Z, v) if act == "linear" else obs.ntk_relu(K, Z, v)
