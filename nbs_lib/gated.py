@@ -178,7 +178,7 @@ class _Net:
 
     @property
     def m(self) -> int:
-        return self.W.shape[-1]
+        return self.C.shape[-2]
 
     def masks(self, X: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -295,6 +295,25 @@ class ReLUNet(_Net):
         return [M.bool() for M in self.features(X)[1]]
 
 
+def gating_net(cfg: GatedConfig) -> GReLUNet:
+    """Return a GReLU net whose trained ``W`` is not drawn (a placeholder): for gate statistics only (fast).
+
+    ``C`` and ``Ψ`` are the same as those of ``GReLUNet(cfg)``; ``forward``/training must not be used.
+    """
+    Cs, Ps = [], []
+    mb = cfg.m // cfg.block_size
+    cols = cfg.m if cfg.gate_mode == "chain" else cfg.d_x
+    for s in cfg.seeds:
+        g = torch.Generator().manual_seed(int(s))
+        Cs.append(torch.randn(cfg.m, cfg.d_x, generator=g, dtype=torch.float64) * math.sqrt(cfg.sigma_c2 / cfg.d_x))
+        gp = torch.Generator().manual_seed(int(s) + 10_000)
+        Ps.append(torch.randn(cfg.L, mb, cols, generator=gp, dtype=torch.float64) * math.sqrt(2.0 / cols))
+    to = dict(dtype=cfg.dtype, device=cfg.device)
+    W = torch.zeros(len(cfg.seeds), cfg.L, 1, 1, **to)
+    B = torch.zeros(len(cfg.seeds), cfg.d_y, cfg.m, **to)
+    return GReLUNet(cfg, C=torch.stack(Cs).to(**to), W=W, B=B, Psi=torch.stack(Ps).to(**to))
+
+
 def make_pair(cfg: GatedConfig) -> tuple[GReLUNet, ReLUNet]:
     """Return a GReLU net and a ReLU net sharing ``C, W(0), B`` (paper §6: "initialise both with the same W̄_0")."""
     g = GReLUNet(cfg)
@@ -347,9 +366,9 @@ def ntk_gram(net: _Net, X, masks=None, p: int = 0) -> torch.Tensor:
 
 
 def ntk_gate_expected(net: GReLUNet, X, masks=None) -> torch.Tensor:
-    """Return ``E_W[K(x_i,x_j) | C, Ψ] = L (m/d_y) ⟨relu(Cx_i), relu(Cx_j)⟩ Π_l 2 o_l(i,j)/m``, ``(S, n, n)`` (spec §1.7(b)).
+    """Return ``E_{W,B}[K(x_i,x_j) | C, Ψ] = L (m/d_y) ⟨relu(Cx_i), relu(Cx_j)⟩ Π_l 2 o_l(i,j)/m``, ``(S, n, n)`` (spec §1.7(b)).
 
-    Valid for σ² = 2 (paper init); ``o_l`` is the gate overlap of layer ``l``.
+    Valid for σ² = 2 (paper init); ``o_l`` is the gate overlap of layer ``l``; exact in expectation over ``W, B``.
     """
     if masks is None:
         masks = net.gate_masks(X)
@@ -389,6 +408,32 @@ def autograd_ntk(net: _Net, X: torch.Tensor, seed_index: int = 0, masks=None) ->
                     h = h.clamp_min(0)
             return B @ h
     return empirical_ntk(fn, {"W": net.W[s]}, Xa)
+
+
+def layer_spectra(net: _Net, X, masks=None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the eigenvalues of ``G_kᵀG_k`` (units ``m/d_x``) and ``F_{k+1}F_{k+1}ᵀ`` (units ``m/d_y``) over examples and layers.
+
+    ``G_k = D_k W_k ⋯ D_1 W_1 D_0 C`` (``m×d_x``) and ``F_{k+1} = B D_L W_L ⋯ W_{k+1} D_k`` (``d_y×m``) per
+    example (Theorem 5 / eqs. (14)–(15)); returns flat arrays ``(S·n·L·d_x,)`` and ``(S·n·L·d_y,)``.
+    """
+    _, M = net.features(X, masks)
+    Gm = M[0][..., None] * net.C[:, None]  # (S, n, m, d_x)
+    ev_g = []
+    for k in range(net.L):
+        ev_g.append(torch.linalg.eigvalsh(Gm.transpose(-1, -2) @ Gm))
+        Gm = M[k + 1][..., None] * (net.W[:, k][:, None] @ Gm)
+    Fm = net.B[:, None] * M[-1][:, :, None, :]  # (S, n, d_y, m)
+    ev_f = []
+    for k in range(net.L, 0, -1):
+        ev_f.append(torch.linalg.eigvalsh(Fm @ Fm.transpose(-1, -2)))
+        Fm = (Fm @ net.W[:, k - 1][:, None]) * M[k - 1][:, :, None, :]
+    ux, uy = net.m / net.cfg.d_x, net.m / net.cfg.d_y
+    return (torch.cat([e.flatten() for e in ev_g]).cpu().numpy() / ux, torch.cat([e.flatten() for e in ev_f]).cpu().numpy() / uy)
+
+
+def thm5_bounds() -> tuple[float, float]:
+    """Return Theorem 5's eigenvalue band ``[1/12, 27/4]`` in units of ``m/d_x`` (or ``m/d_y``)."""
+    return 1 / 12, 27 / 4
 
 
 # ============================================================================ closed forms (spec §1.7)
@@ -491,8 +536,11 @@ def forward_corr_theory(u: float, L: int, gate_mode: str = "chain", arch: str = 
     return np.array(out)
 
 
-def gate_overlaps(masks: list[torch.Tensor], i: int = 0, j: int = 1) -> np.ndarray:
-    """Return the measured overlap fractions ``|I_l^i ∩ I_l^j|/m``, layers ``l = 1..L``, averaged over seeds."""
+def gate_overlaps(masks: list[torch.Tensor], i=0, j=1) -> np.ndarray:
+    """Return the measured overlap fractions ``|I_l^i ∩ I_l^j|/m``, layers ``l = 1..L``, averaged over seeds (and pairs).
+
+    ``i, j``: example indices, or equal-length index lists of several pairs to average over.
+    """
     return np.array([float((M[:, i].bool() & M[:, j].bool()).double().mean()) for M in masks[1:]])
 
 
@@ -842,12 +890,19 @@ def image_regression(n_train: int, n_test: int, seed: int = 0, root=None):
 
 
 def augment_images(Xraw: torch.Tensor, gen: torch.Generator, stats, side: int, noise: float = 0.05) -> torch.Tensor:
-    """Return unit rows of randomly shifted (±1 pixel, circular) and noised raw images ``Xraw: (b, side²·c)``."""
+    """Return unit rows of randomly shifted (±1 pixel, circular) raw images ``Xraw: (b, c·side²)`` with Gaussian noise.
+
+    A stand-in for RandAugment (spec §4.3): one random shift per batch, then per-feature standardisation with
+    ``stats = (mean, std)`` of the clean training set, then ``noise``·N(0, 1) in standardised units, then ℓ2
+    normalisation.
+    """
     b = Xraw.shape[0]
     c = Xraw.shape[1] // (side * side)
     imgs = Xraw.reshape(b, c, side, side)
     sh = torch.randint(-1, 2, (2,), generator=gen)
-    imgs = torch.roll(imgs, shifts=(int(sh[0]), int(sh[1])), dims=(2, 3))
-    imgs = imgs + noise * torch.randn(imgs.shape, generator=gen, dtype=imgs.dtype)
-    Z, _, _ = unit_rows(imgs.reshape(b, -1).numpy(), stats[0], stats[1])
+    imgs = torch.roll(imgs, shifts=(int(sh[0]), int(sh[1])), dims=(2, 3)).reshape(b, -1).numpy()
+    mean, std = stats
+    Z = (imgs - mean) / np.where(std > 0, std, 1.0)
+    Z = Z + noise * torch.randn(Z.shape, generator=gen, dtype=torch.float64).numpy()
+    Z /= np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
     return torch.from_numpy(Z)

@@ -319,13 +319,14 @@ class Trajectory:
 
 
 def run_gd(V: torch.Tensor, W: torch.Tensor, A: torch.Tensor, *, mu: float, steps: int, fix_V: bool = False,
-           every: int = 1, keep: bool = False, metrics=None, loss_grad=None) -> Trajectory:
+           every: int = 1, keep: bool = False, metrics=None, loss_grad=None, tol: float | None = None) -> Trajectory:
     """Return the :class:`Trajectory` of full-batch GD ``θ ← θ − μ∇L`` on both layers (or W only when ``fix_V``).
 
     Batched over the leading axis of ``V (B, k, r)``, ``W (B, k, d)``; uses :func:`nbs_lib.optim.gd`
     (divergence is detected and reported in ``diverged``/``message``). ``loss_grad(V, W) -> (L, gV, gW)``
     defaults to the closed-form population gradient; ``metrics(V, W) -> dict`` of ``(B,)`` tensors is
-    recorded every ``every`` steps, as are ``V``/``W`` when ``keep``.
+    recorded every ``every`` steps, as are ``V``/``W`` when ``keep``. With ``tol`` the run stops early once
+    every batch element has reached a loss ≤ ``tol``.
     """
     A = as_target(A)
     _check_VWA(V, W, A)
@@ -347,7 +348,7 @@ def run_gd(V: torch.Tensor, W: torch.Tensor, A: torch.Tensor, *, mu: float, step
         rec_V.append(params[0].detach().clone())
         rec_W.append(params[1].detach().clone())
 
-    res = optim.gd(f, (V, W), eta=mu, steps=steps, on_divergence="record", callback=cb)
+    res = optim.gd(f, (V, W), eta=mu, steps=steps, tol=tol, on_divergence="record", callback=cb)
     loss = res.losses if res.losses.ndim == 2 else res.losses.reshape(-1, 1)
     Vs = torch.stack(rec_V) if rec_V else None
     Ws = torch.stack(rec_W) if rec_W else None
@@ -614,3 +615,29 @@ def empirical_local_slope(X: torch.Tensor, a: torch.Tensor, mu: float, n: int | 
         Sig = Xs.T @ Xs / n
         lam.append(float(torch.linalg.eigvals(M @ Sig).real.min()))
     return 2 * math.log(max(1 - mu * min(lam), 1e-300))
+
+
+def certificate_direct(theta: float, which: str = "pl", alpha: float = 0.05) -> float:
+    """Return min over the target ``a`` of the Lemma-8 (``"pl"``) or Lemma-13 (``"lb"``) gap at angle ``θ``, directly.
+
+    With ``v = (1, 1)``, unit ``w₁, w₂`` at angle θ: ``pl`` minimises ``‖∇_W L‖² − α L`` and ``lb`` minimises
+    ``L − α(‖h₁‖² + ‖h₂‖²)`` over ``a ∈ R³`` by BFGS on the closed forms. It is the independent check of the
+    one-dimensional reductions :func:`pl_certificate` (Fig. 4) and :func:`lb_certificate` (Fig. 5).
+    """
+    from scipy.optimize import minimize
+
+    validate.one_of("which", which, ("pl", "lb"))
+    validate.in_range("theta", theta, 0.0, math.pi)
+    V = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+    W = torch.tensor([[1.0, 0.0, 0.0], [math.cos(theta), math.sin(theta), 0.0]], dtype=torch.float64)
+
+    def gap(x):
+        a = torch.as_tensor(x, dtype=torch.float64)
+        L, _, gW = pop_loss_grad(V, W, a)
+        if which == "pl":
+            return float((gW * gW).sum() - alpha * L)
+        h1, h2 = errors_k2(V, W, a)
+        return float(L - alpha * ((h1 * h1).sum() + (h2 * h2).sum()))
+
+    res = minimize(gap, np.array([0.3, 0.1, 0.0]), method="BFGS", options=dict(gtol=1e-12))
+    return float(res.fun)

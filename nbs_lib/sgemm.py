@@ -11,7 +11,6 @@ normalisation (the theory's ‖x‖ = 1); target: log of the mean of the four ru
 """
 from __future__ import annotations
 
-import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +46,8 @@ def sgemm_grid() -> np.ndarray:
     Constraints: KWG % KWI = 0; MWG % (MDIMC·VWM) = 0; NWG % (NDIMC·VWN) = 0; MWG % (MDIMA·VWM) = 0;
     NWG % (NDIMB·VWN) = 0; KWG % (MDIMC·NDIMC/MDIMA) = 0; KWG % (MDIMC·NDIMC/NDIMB) = 0.
     """
-    G = np.array(list(itertools.product(*(VALUES[p] for p in PARAMS))), dtype=np.int64)
+    axes = [np.asarray(VALUES[p], dtype=np.int64) for p in PARAMS]
+    G = np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=1)
     c = {p: G[:, i] for i, p in enumerate(PARAMS)}
     ok = (c["KWG"] % c["KWI"] == 0)
     ok &= c["MWG"] % (c["MDIMC"] * c["VWM"]) == 0

@@ -35,7 +35,7 @@ __all__ = [
     "gbar_mc", "ntk_hidden", "ntk_hidden_loop", "ck_kernel", "full_kernel", "ntk_matvec", "ck_matvec",
     "restricted_ntk", "extreme_eigs", "step_params", "nag_paper", "train", "Trace", "TrainResult",
     "rho_gd", "nag_root_moduli", "rho_nag", "t_nag_matrix", "iters_pred", "theorem_theta",
-    "linear_model", "width_table", "t_nag_norms", "draw_problem", "iters_to", "lemma36_bounds", "lemma43_bounds", "check_guardrails",
+    "linear_model", "width_table", "t_nag_norms", "draw_problem", "iters_to", "fig2_grid", "regime_sweep", "lemma36_bounds", "lemma43_bounds", "check_guardrails",
 ]
 
 
@@ -423,7 +423,7 @@ class Trace:
     R1: torch.Tensor | None = None                    # max_{i,t} ‖v_i(t) − v_i(0)‖, (B,)
     R2: torch.Tensor | None = None                    # max_{i,t} ‖w_i(t) − w_i(0)‖, (B,)
     flipped: torch.Tensor | None = None               # (B, 2m, N) bool: pattern ever differs from J_0
-    off_subspace: list = field(default_factory=list)  # ‖(I − UUᵀ)R_t‖/‖R_t‖, (B,) each (if U given)
+    off_subspace: list = field(default_factory=list)  # ‖(I − UUᵀ)R_t‖_F/‖Y‖_F, (B,) each (if U given)
 
 
 @dataclass
@@ -473,7 +473,7 @@ def train(net: Net, X, Y, *, eta, beta=0.0, steps: int, tol: float | None = None
             tr.residuals.append(vec(R).clone())
         if U is not None:
             off = R - U @ (U.transpose(-1, -2) @ R)
-            tr.off_subspace.append((off.norm(dim=(-1, -2)) / R.norm(dim=(-1, -2))).cpu())
+            tr.off_subspace.append((off.norm(dim=(-1, -2)) / Y.norm(dim=(-1, -2))).cpu())
         if track:
             tr.R1 = torch.maximum(tr.R1, (V - V0).norm(dim=-2).amax(-1))
             tr.R2 = torch.maximum(tr.R2, (W - W0).norm(dim=-2).amax(-1))
@@ -636,3 +636,98 @@ def iters_to(losses: np.ndarray, level: float) -> np.ndarray:
     below = np.asarray(losses) <= level
     first = below.argmax(0)
     return np.where(below.any(0), first, -1)
+
+
+def fig2_grid(ranks, alphas, *, trials: int, N: int, n: int, d: int, c1: float, c2: float, tol: float,
+              max_iter: int, gen: torch.Generator, kind: str = "product", dtype=torch.float64, device=None):
+    """Return a DataFrame with one row per (rank r, α, trial) of the Fig. 2 protocol (sketching init, NAG).
+
+    For each r the trials draw inputs and rank-r responses; κ_r = κ(Y) per trial; the half width is
+    ``m = max(1, round(α·N·r·κ_r²))``; (L, µ) are the extreme eigenvalues of the restricted ``Nr × Nr`` kernel
+    (the nonzero spectrum of K0). Training runs in the compressed coordinates ``(UᵀV, UᵀY)`` (exactly
+    equivalent, Lemma 4.5), the trials of one (r, α) batched with zero-neuron padding, until the absolute
+    loss is below ``tol``. Columns: r, alpha, trial, m, kappa_r, kappa_bar, L, mu, kappa_K0, iters, pred.
+    """
+    import pandas as pd
+
+    rows = []
+    for r in ranks:
+        X = sphere(d, N, gen=gen, batch=(trials,), dtype=dtype, device=device)
+        Y = lowrank_responses(n, N, r, gen=gen, batch=(trials,), kind=kind, dtype=dtype, device=device)
+        stats = [response_stats(Y[b]) for b in range(trials)]
+        U = torch.stack([s["U"] for s in stats])                     # (B, n, r)
+        Yc = U.transpose(-1, -2) @ Y                                  # (B, r, N)
+        ek = torch.linalg.eigvalsh(torch.stack([kbar(X[b]) for b in range(trials)]))
+        for a in alphas:
+            ms = [max(1, int(round(a * N * r * s["kappa_r"] ** 2))) for s in stats]
+            nets = [init_sketch(Y[b], d, ms[b], c1, c2, gen=gen, dtype=dtype) for b in range(trials)]
+            width = 2 * max(ms)
+            comp = [pad_neurons(Net(U[b].T @ nt.V, nt.W), width) for b, nt in enumerate(nets)]
+            Vc = torch.stack([c.V for c in comp])
+            Wc = torch.stack([c.W for c in comp])
+            Kr = ntk_hidden(Vc, Wc, X)                                # = restricted kernel (padding exact)
+            ev = torch.linalg.eigvalsh(Kr)
+            L, mu = ev[:, -1], ev[:, 0]
+            eta, beta = step_params(L, mu)
+            res = train(Net(Vc, Wc), X, Yc, eta=eta, beta=beta, steps=max_iter, tol=tol)
+            hit = res.hit if res.hit is not None else np.full(trials, -1)
+            for b in range(trials):
+                kap = float(L[b] / mu[b])
+                rho = 1 - 1 / math.sqrt(kap)
+                rows.append(dict(r=r, alpha=a, trial=b, m=ms[b], kappa_r=stats[b]["kappa_r"],
+                                 kappa_bar=float(ek[b, -1] / ek[b, 0]), L=float(L[b]), mu=float(mu[b]), kappa_K0=kap,
+                                 iters=int(hit[b]) if hit[b] >= 0 else np.nan,
+                                 pred=iters_pred(rho, tol / float(res.losses[0, b])), diverged=res.diverged))
+    return pd.DataFrame(rows)
+
+
+def regime_sweep(N: int, n: int, d: int, m: int, ps, qs, *, T: int, trials: int, gen: torch.Generator,
+                 dtype=torch.float64, device=None):
+    """Return a DataFrame for the Figs 3–4 protocol: NAG for ``T`` steps at ``c1 = √(pq)``, ``c2 = √(p/q)``.
+
+    ``p = c1c2`` (laziness) and ``q = c1/c2`` (NTK/CK mix). Per trial one draw of data and of ``Φ, Ψ``
+    serves every (p, q): ``K0 = c1²K0(1,1)``, ``G0 = c2²G0(1,1)`` (the activation pattern does not depend on
+    the scale), ``η = 1/λ_max(H0)``, ``β`` from ``λ_min(H0)``, ``H0 = K0 + G0``; the whole grid trains as one batch.
+    Columns: N, p, q, trial, relW, relV, loss_T, kappa_H, kappa_lim (κ(qK̄ + q⁻¹Ḡ), the wide limit),
+    loss_lin (the loss after T steps of the linear system of Prop. 3.7 driven by H0), diverged.
+    """
+    import pandas as pd
+
+    ps, qs = np.asarray(ps, dtype=float), np.asarray(qs, dtype=float)
+    P, Q = np.meshgrid(ps, qs, indexing="ij")
+    P, Q = P.ravel(), Q.ravel()
+    c1 = torch.as_tensor(np.sqrt(P * Q), dtype=dtype)
+    c2 = torch.as_tensor(np.sqrt(P / Q), dtype=dtype)
+    rows = []
+    for b in range(trials):
+        X = sphere(d, N, gen=gen, dtype=dtype, device=device)
+        Y = sphere(n, N, gen=gen, dtype=dtype, device=device)
+        unit = init_unbalanced(n, d, m, 1.0, 1.0, gen=gen, dtype=dtype, device=device)
+        K11 = ntk_hidden(unit.V, unit.W, X, mirrored=True)
+        G11 = ck_kernel(unit.W, X, n)
+        Kb, Gb = kbar(X), gbar(X)
+        qt = torch.as_tensor(qs, dtype=dtype)[:, None, None]
+        Hs = qt * K11 + G11 / qt                                      # (len(qs), Nn, Nn)
+        ev = torch.linalg.eigvalsh(Hs)
+        el = torch.linalg.eigvalsh(qt * Kb + Gb / qt)
+        eta_q, beta_q = step_params(ev[:, -1], ev[:, 0])
+        r_lin = linear_model(Hs, vec(-Y).expand(len(qs), -1), eta_q, beta_q, T)[-1]
+        lam_H = dict(zip(qs, ev[:, -1].tolist()))
+        mu_H = dict(zip(qs, ev[:, 0].tolist()))
+        klim = dict(zip(qs, (el[:, -1] / el[:, 0]).tolist()))
+        loss_lin = dict(zip(qs, (0.5 * r_lin.square().sum(-1)).tolist()))
+        V = c1.to(device or "cpu")[:, None, None] * unit.V
+        W = c2.to(device or "cpu")[:, None, None] * unit.W
+        L = torch.as_tensor([P[i] * lam_H[Q[i]] for i in range(P.size)], dtype=dtype)
+        mu = torch.as_tensor([P[i] * mu_H[Q[i]] for i in range(P.size)], dtype=dtype)
+        eta, beta = step_params(L, mu)
+        res = train(Net(V, W), X, Y, eta=eta, beta=beta, steps=T)
+        Vt, Wt = res.net.V, res.net.W
+        relW = ((Wt - W).flatten(1).norm(dim=1) / W.flatten(1).norm(dim=1)).cpu().numpy()
+        relV = ((Vt - V).flatten(1).norm(dim=1) / V.flatten(1).norm(dim=1)).cpu().numpy()
+        for i in range(P.size):
+            rows.append(dict(N=N, p=P[i], q=Q[i], trial=b, relW=relW[i], relV=relV[i],
+                             loss_T=float(res.losses[-1, i]) if not res.diverged else np.nan,
+                             kappa_H=lam_H[Q[i]] / mu_H[Q[i]], kappa_lim=klim[Q[i]], loss_lin=loss_lin[Q[i]],
+                             L=float(L[i]), diverged=res.diverged))
+    return pd.DataFrame(rows)

@@ -237,3 +237,9 @@ def test_divergence_is_reported():
     V, W = pop.init_xavier(2, 10, 1, 1.0, 2, generator=torch.Generator().manual_seed(0))
     tr = pop.run_gd(V, W, pop.planted_target(10), mu=500.0, steps=200)
     assert tr.diverged and "diverged" in tr.message
+
+
+def test_certificate_curves_equal_direct_minimisation():
+    for th in (1.0, math.pi / 2, 2.3, 3.0):
+        assert abs(pop.certificate_direct(th, "pl") - pop.pl_certificate(th)) < 1e-10
+        assert abs(pop.certificate_direct(th, "lb") - pop.lb_certificate(th)) < 1e-10

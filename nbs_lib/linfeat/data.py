@@ -90,30 +90,55 @@ def make_gaussian_regression(n: int, d: int, *, sigma_y: float = 0.1, spectrum_k
     return Problem(torch.stack(Xs).to(device), torch.stack(ys).to(device), torch.stack(bs).to(device), lam.to(device), src)
 
 
-def standardize_images(X: torch.Tensor) -> torch.Tensor:
-    """Return ``X: (n, d)`` centred per feature and rescaled so that the mean ``‖x_i‖²`` is ``d``."""
-    X = X - X.mean(dim=0, keepdim=True)
-    scale = (X.pow(2).sum(dim=1).mean() / X.shape[1]).sqrt()
+def standardize_images(X: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+    """Return ``X: (n, d)`` centred per feature and rescaled so that the mean ``‖x_i‖²`` is ``d``.
+
+    The mean and the scale come from ``reference`` (default: ``X`` itself). Centring with the sample's own
+    mean makes ``K = XXᵀ`` singular (its rows sum to zero), so :func:`image_binary` centres with the mean of a
+    larger pool of images.
+    """
+    ref = X if reference is None else reference
+    mu = ref.mean(dim=0, keepdim=True)
+    scale = ((ref - mu).pow(2).sum(dim=1).mean() / X.shape[1]).sqrt()
     if not float(scale) > 0:
         raise ValueError("images must not all be identical (zero variance after centring)")
-    return X / scale
+    return (X - mu) / scale
 
 
-def image_binary(n: int, *, root=None, patch: int = 32, seed: int = 0, dtype=torch.float64, device="cpu") -> Problem:
+def image_binary(n: int, *, root=None, stand_in: str = "digits", patch: int = 32, seed: int = 0, pool: int = 5,
+                 dtype=torch.float64, device="cpu") -> Problem:
     """Return a binary image regression problem (``B = 1``) with ``y = ±1`` and standardised inputs.
 
     CIFAR-10 airplane (+1) vs automobile (−1) when ``root`` (or ``$NBS_CIFAR10_DIR``) holds the python
-    batches (``d = 3072``); otherwise ``patch×patch`` grey patches of scikit-learn's two sample photos, label
-    = which photo (``d = patch²``). ``Problem.source`` says which.
+    batches (``d = 3072``); otherwise the stand-in ``stand_in``: scikit-learn's 8×8 digits 0 (+1) vs 1 (−1)
+    (``"digits"``, ``d = 64``, 360 images) or ``patch×patch`` grey patches of its two sample photos, label =
+    which photo (``"patches"``, ``d = patch²``). Features are centred with the mean of ``pool·n`` images (the first ``n``
+    are the training set) so that ``K`` stays invertible. ``Problem.source`` says which data was used.
     """
     validate.positive_int("n", n)
     validate.int_in("patch", patch, 2, 64)
+    validate.positive_int("pool", pool)
+    validate.one_of("stand_in", stand_in, ("digits", "patches"))
     if core_data.cifar10_dir(root) is not None:
-        ds = core_data.load_cifar10(root, "train", classes=(0, 1), n=n, seed=seed)
+        ds = core_data.load_cifar10(root, "train", classes=(0, 1))
+        total = len(ds.y)
+        validate.positive_int("n", n, maximum=total)
+        idx = np.random.default_rng(seed).choice(total, size=min(total, pool * n), replace=False)
+        Xp, yp = ds.X[idx], ds.y[idx]
+        source = f"CIFAR-10 airplane vs automobile ({n} train images; {ds.source.split('images from ')[-1].rstrip(')')})"
+    elif stand_in == "digits":
+        ds = core_data.digits(classes=(0, 1))
+        validate.positive_int("n", n, maximum=len(ds.y))
+        idx = np.random.default_rng(seed).permutation(len(ds.y))[: min(len(ds.y), pool * n)]
+        Xp, yp = ds.X[idx], ds.y[idx]
+        source = f"stand-in for CIFAR-10: {n} scikit-learn 8×8 digits, 0 (+1) vs 1 (−1)"
     else:
-        ds = core_data.image_patches(n, patch=patch, seed=seed)
-    X = standardize_images(torch.as_tensor(ds.X, dtype=dtype))
-    y = torch.as_tensor(np.where(ds.y == ds.y.min(), 1.0, -1.0), dtype=dtype)
+        ds = core_data.image_patches(pool * n, patch=patch, seed=seed)
+        Xp, yp = ds.X, ds.y
+        source = f"stand-in for CIFAR-10: {n} grey {patch}×{patch} patches of scikit-learn's two sample photos, label = which photo"
+    Xp = torch.as_tensor(Xp, dtype=dtype)
+    X = standardize_images(Xp[:n], reference=Xp)
+    y = torch.as_tensor(np.where(yp[:n] == 0, 1.0, -1.0), dtype=dtype)
     if bool((y == y[0]).all()):
         raise ValueError(f"the drawn sample (n={n}) holds one class only; increase n")
-    return Problem(X[None].to(device), y[None].to(device), None, None, ds.source)
+    return Problem(X[None].to(device), y[None].to(device), None, None, source)

@@ -56,6 +56,7 @@ class Trajectory:
     vfin: torch.Tensor
     diverged: bool
     message: str = ""
+    diverged_at: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -65,7 +66,7 @@ class Trajectory:
 
 def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init: torch.Tensor, *, eta, steps: int,
                       record_neurons: bool = True, ntk_every: int | None = 1, cosine: bool = False,
-                      on_divergence: str = "record") -> Trajectory:
+                      on_divergence: str = "record", blowup: float = 1e12) -> Trajectory:
     """Return the exact GD trajectory of the linear network run in kernel space (module docstring).
 
     ``K: (B, n, n)``, ``P0: (B, n, m)``, ``y: (B, n)``, ``v_init: (B, m)``; ``eta`` a number or a ``(B,)``
@@ -74,7 +75,7 @@ def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init
     part with ``diverged=True``; ``"raise"`` raises :class:`nbs_lib.optim.DivergenceError`.
     """
     validate.nonnegative_int("steps", steps)
-    validate.one_of("on_divergence", on_divergence, ("raise", "record"))
+    validate.one_of("on_divergence", on_divergence, ("raise", "record", "per_run"))
     if ntk_every is not None:
         validate.positive_int("ntk_every", ntk_every)
     if K.ndim != 3 or P0.ndim != 3 or y.ndim != 2 or v_init.ndim != 2:
@@ -92,10 +93,26 @@ def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init
     kt, knorm, kdist, kkta, kcos, kchg = [], [], [], [], [], []
     Th0 = None
     diverged, message = False, ""
+    per_run = on_divergence == "per_run"
+    div_at = np.full(B, -1)
+    alive = torch.ones(B, dtype=torch.bool, device=K.device)
+    L0 = None
     for t in range(steps + 1):
-        r = y - (P @ v.unsqueeze(-1)).squeeze(-1) / m
+        r = y - (P * v.unsqueeze(-2)).sum(-1) / m                    # elementwise + sum: faster than bmm at small n
         loss = 0.5 * (r * r).mean(-1)
-        if not bool(torch.isfinite(loss).all()) or not bool(torch.isfinite(v).all()):
+        if per_run:
+            L0 = loss.clone() if L0 is None else L0
+            bad = alive & (~torch.isfinite(loss) | (loss > blowup * L0))
+            if bool(bad.any()):
+                div_at[bad.cpu().numpy()] = t
+                alive &= ~bad
+                P = torch.where(alive[:, None, None], P, torch.zeros_like(P))
+                v = torch.where(alive[:, None], v, torch.zeros_like(v))
+                r = torch.where(alive[:, None], r, torch.zeros_like(r))
+                diverged = True
+                message = f"{int((div_at >= 0).sum())} of {B} runs diverged (first at step {int(div_at[div_at >= 0].min())})"
+            loss = torch.where(alive, loss, torch.full_like(loss, float("nan")))
+        elif not bool(torch.isfinite(loss).all()):
             message = (f"reduced GD diverged at step {t}: non-finite loss "
                        f"(last finite loss {losses[-1] if losses else 'none'}); lower the step size")
             if on_divergence == "raise":
@@ -121,8 +138,8 @@ def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init
         if t == steps:
             break
         Kr = (K @ r.unsqueeze(-1))                                   # (B, n, 1)
-        Ptr = (P.transpose(-1, -2) @ r.unsqueeze(-1)).squeeze(-1)      # (B, m), old P
-        P = P + a * Kr * v.unsqueeze(-2)
+        Ptr = (P * r.unsqueeze(-1)).sum(-2)                           # (B, m), old P
+        P = P + Kr * (a_v * v).unsqueeze(-2)
         v = v + a_v * Ptr
     stack = lambda xs, shape: np.stack(xs) if xs else np.zeros(shape)
     return Trajectory(
@@ -130,4 +147,33 @@ def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init
         v=stack(vs, (0, B, m)) if record_neurons else None, c=c.cpu().numpy(), ntk_t=np.array(kt, dtype=int),
         ntk_norm=stack(knorm, (0, B)), ntk_dist=stack(kdist, (0, B)), kta=stack(kkta, (0, B)),
         cos_median=stack(kcos, (0, B)) if cosine else np.zeros((0, B)), ntk_change=stack(kchg, (0, B)),
-        P=P, vfin=v, diverged=diverged, message=message)
+        P=P, vfin=v, diverged=diverged, message=message, diverged_at=div_at)
+
+
+def sharpness_ratio(run: Trajectory, eta, n: int) -> np.ndarray:
+    """Return ``max_t η λ_max(Θ(t)) / (2n)`` over the recorded kernel times, shape ``(B,)``: GD on the loss
+    ``‖f − y‖²/(2n)`` is linearly stable at ``t`` only where this is below 1."""
+    return np.asarray(eta) * np.nanmax(run.ntk_norm, axis=0) / (2 * n)
+
+
+def stable_eta(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init: torch.Tensor, *, eta0: float, steps: int,
+               ntk_every: int = 10, margin: float = 0.9, max_halvings: int = 30) -> tuple[float, list]:
+    """Return ``(η, log)``: the largest ``η0 / 2^j`` whose reduced run neither diverges nor leaves GD's
+    stability region, ``η λ_max(Θ(t))/(2n) ≤ margin`` at every recorded ``t`` (our rule for anisotropic data).
+
+    ``log`` lists ``(η, diverged, sharpness ratio)`` for each try. This replaces the interpolant bound
+    :func:`nbs_lib.linfeat.theory.eta_max_linear` where ``K`` is so ill-conditioned that the interpolant is
+    out of reach in ``steps`` steps.
+    """
+    validate.positive("eta0", eta0)
+    validate.in_range("margin", margin, 0.0, 1.0, lo_open=True)
+    n = K.shape[-1]
+    eta, log = float(eta0), []
+    for _ in range(max_halvings + 1):
+        run = reduced_linear_gd(K, P0, y, v_init, eta=eta, steps=steps, record_neurons=False, ntk_every=ntk_every)
+        ratio = float(sharpness_ratio(run, eta, n).max()) if run.ntk_norm.size else float("inf")
+        log.append((eta, run.diverged, ratio))
+        if not run.diverged and ratio <= margin:
+            return eta, log
+        eta /= 2
+    raise ValueError(f"no stable step size found from eta0={eta0} in {max_halvings} halvings")

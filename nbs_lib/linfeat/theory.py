@@ -171,8 +171,8 @@ def stage2_duration(k, s_a: float, s_b: float):
 
 def eta_max_linear(K: torch.Tensor, y: torch.Tensor, m: int, n: int) -> np.ndarray:
     """Return the GD stability bound ``η_max = 2n/λ_max(Θ*)`` at the balanced min-norm interpolant, with
-    ``Θ* = (b/m)K + yyᵀ/(m b)``, ``b = √(yᵀK⁻¹y)`` (spec §1.8(i)); for isotropic K this is ``k < 1``."""
-    b = (y * torch.linalg.solve(K, y.unsqueeze(-1)).squeeze(-1)).sum(-1).sqrt()
+    ``Θ* = (b/m)K + yyᵀ/(m b)``, ``b = √(yᵀK⁺y)`` (spec §1.8(i)); for isotropic K this is ``k < 1``."""
+    b = (y * (torch.linalg.pinv(K, hermitian=True) @ y.unsqueeze(-1)).squeeze(-1)).sum(-1).sqrt()
     Th = (b / m)[..., None, None] * K + y.unsqueeze(-1) * y.unsqueeze(-2) / (m * b)[..., None, None]
     return _np(2 * n / torch.linalg.eigvalsh(Th)[..., -1])
 

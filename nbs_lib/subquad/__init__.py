@@ -10,8 +10,9 @@ from . import activations, lrm, model, ntk, ops, trainers
 from .activations import ActSpec, act_constants, b_for_sparsity, dphi, make_act, norm_map, phi
 from .lrm import LowRankMaintenance, SparseCols, to_sparse_cols
 from .model import (DeepNet, digits_subset, empirical_grams, forward_all, frozen_features, implicit_features,
+                    implicit_forward,
                     init_network, layer_factors, output, synthetic_sphere)
 from .ntk import bvn_orthant, ntk_kernels, trunc_moments
-from .ops import op_count
+from .ops import op_count, time_steps
 from .trainers import (DenseGN, ExplicitJacobianGN, FrozenFeatureGN, LastLayerGD, PaperGN, iterations_to,
                        overshoot_kappa, residual_decomposition, run)

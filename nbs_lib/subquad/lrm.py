@@ -74,7 +74,7 @@ class LowRankMaintenance:
                 self.r_max.append(restart)
             else:
                 raise ValueError(f"restart must be 'never', 'paper' or an integer ≥ 1, got {restart!r}")
-        self.counters = {"flops": 0, "weight_reads": 0, "restarts": 0}
+        self.counters = {"flops": 0, "weight_reads": 0, "restarts": 0, "restart_flops": 0}
 
     def _layer(self, layer):
         if not isinstance(layer, int) or not 0 <= layer < len(self.base):
@@ -109,6 +109,7 @@ class LowRankMaintenance:
         if self.baseT is not None:
             self.baseT[l] = self.base[l].T.contiguous()
         self.counters["flops"] += 2 * self.base[l].numel() * Uc.shape[1]
+        self.counters["restart_flops"] += 2 * self.base[l].numel() * Uc.shape[1]
         self.counters["weight_reads"] += self.base[l].numel()
         self.counters["restarts"] += 1
         self.blocks[l] = []

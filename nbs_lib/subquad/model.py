@@ -86,11 +86,12 @@ def psd_sqrt(K: torch.Tensor) -> torch.Tensor:
     return V * torch.sqrt(w.clamp_min(0)).unsqueeze(-2)
 
 
-def implicit_features(X: torch.Tensor, m: int, L: int, spec: ActSpec, *, seed: int, c_w: float = 2.0,
-                      c_a: float = 1.0, chunk: int = 1 << 18) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Return ``(H_{L−1}, P_0 = W_L(0)H_{L−1}, a)`` drawn exactly in law, never forming an m×m matrix.
+def implicit_forward(X: torch.Tensor, m: int, L: int, spec: ActSpec, *, seed: int, c_w: float = 2.0,
+                     c_a: float = 1.0, chunk: int = 1 << 18) -> tuple[list, torch.Tensor, torch.Tensor]:
+    """Return ``([H_1 … H_{L−1}], P_L(0) = W_L(0)H_{L−1}, a)`` drawn exactly in law, never forming an m×m matrix.
 
-    ``X: (d, n)``; cost ``O(L(mn² + n³))``. Gaussians are drawn in chunks of rows (memory), from one generator.
+    ``X: (d, n)``; cost ``O(L(mn² + n³))``. Layer ℓ draws ``Z_ℓ Cᵀ`` with ``CCᵀ = (c_w/m)H_{ℓ−1}ᵀH_{ℓ−1}`` (for ℓ = 1
+    the same with ``X``). Gaussians are drawn in chunks of rows (memory) from one generator seeded by ``seed``.
     """
     _check_sizes(X.shape[0], m, L)
     if spec.m != m:
@@ -104,13 +105,21 @@ def implicit_features(X: torch.Tensor, m: int, L: int, spec: ActSpec, *, seed: i
         Z = torch.cat([torch.randn(min(chunk, m - s), n, generator=g, dtype=dt) for s in range(0, m, chunk)])
         return Z.to(X.device) @ C.T
 
-    # layer 1 uses the d×n input: W_1 X has i.i.d. rows N(0, (c_w/m) XᵀX) as well
-    H = phi(sample(X), spec)
-    for _ in range(2, L):
+    Hs = []
+    H = X
+    for _ in range(1, L):
         H = phi(sample(H), spec)
+        Hs.append(H)
     P0 = sample(H)
     a = c_a * (2 * torch.randint(0, 2, (m,), generator=g) - 1).to(dt).to(X.device)
-    return H, P0, a
+    return Hs, P0, a
+
+
+def implicit_features(X: torch.Tensor, m: int, L: int, spec: ActSpec, *, seed: int, c_w: float = 2.0,
+                      c_a: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return ``(H_{L−1}, P_0 = W_L(0)H_{L−1}, a)`` drawn exactly in law (§6.11); see :func:`implicit_forward`."""
+    Hs, P0, a = implicit_forward(X, m, L, spec, seed=seed, c_w=c_w, c_a=c_a)
+    return Hs[-1], P0, a
 
 
 def layer_factors(net: DeepNet, X: torch.Tensor) -> tuple[list, list]:
@@ -169,4 +178,4 @@ def digits_subset(n: int, *, seed: int = 0, dtype=torch.float64) -> tuple[torch.
     X = torch.as_tensor(ds.X.T, dtype=dtype)
     X = X / X.norm(dim=0, keepdim=True)
     y = torch.as_tensor((ds.y - 4.5) / 2.87, dtype=dtype)
-    return X, y, ds.source
+    return X, y, f"scikit-learn's bundled digits (8×8 images, {n} drawn at random with seed {seed})"
