@@ -91,8 +91,13 @@ def load_cifar10(root, split: str = "train", classes: tuple[int, ...] | None = N
     return Dataset(X, y, f"CIFAR-10 ({split}, {len(y)} images from {p})")
 
 
-def digits(classes: tuple[int, ...] | None = None, n: int | None = None, seed: int = 0) -> Dataset:
-    """Return scikit-learn's bundled 8×8 digits (1,797 images, ``X: (N, 64)`` in [0, 1])."""
+def digits(classes: tuple[int, ...] | None = None, n: int | None = None, seed: int = 0,
+           as_stand_in: bool = True) -> Dataset:
+    """Return scikit-learn's bundled 8×8 digits (1,797 images, ``X: (N, 64)`` in [0, 1]).
+
+    ``as_stand_in=False`` labels the source as the data set itself (for figures that use digits by
+    design, not in place of CIFAR-10).
+    """
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -104,7 +109,8 @@ def digits(classes: tuple[int, ...] | None = None, n: int | None = None, seed: i
         validate.positive_int("n", n, maximum=len(y))
         idx = np.random.default_rng(seed).choice(len(y), size=n, replace=False)
         X, y = X[idx], y[idx]
-    return Dataset(X, y, f"stand-in: scikit-learn digits (8×8, {len(y)} images)")
+    what = f"scikit-learn digits (8×8, {len(y)} images)"
+    return Dataset(X, y, f"stand-in: {what}" if as_stand_in else what)
 
 
 def image_patches(n: int, patch: int = 8, seed: int = 0) -> Dataset:

@@ -785,13 +785,23 @@ def flop_fractions(masks: list[torch.Tensor]) -> dict:
     return dict(output=float(out), both=float(both), weight_grad=float(both))
 
 
-def gate_agreement_lowrank(Psi: torch.Tensor, Z: torch.Tensor, r: int) -> float:
-    """Return the fraction of gates ``1[Ψ_r z > 0] == 1[Ψ z > 0]`` with ``Ψ_r`` the rank-``r`` truncated SVD (§4.4 "NMA")."""
-    validate.positive_int("r", r, maximum=min(Psi.shape))
+def gate_agreement_lowrank(Psi: torch.Tensor, Z: torch.Tensor, r):
+    """Return the fraction of gates ``1[Ψ_r z > 0] == 1[Ψ z > 0]``, ``Ψ_r`` the rank-``r`` truncated SVD (§4.4 "NMA").
+
+    ``r``: an int (returns a float) or a list of ranks (returns a list; one SVD for all).
+    """
+    ranks = [r] if isinstance(r, int) else list(r)
+    for rk in ranks:
+        validate.positive_int("r", rk, maximum=min(Psi.shape))
     U, s, Vh = torch.linalg.svd(Psi.to(torch.float64), full_matrices=False)
-    Pr = (U[:, :r] * s[:r]) @ Vh[:r]
-    a, b = Z.to(torch.float64) @ Psi.T.to(torch.float64) > 0, Z.to(torch.float64) @ Pr.T > 0
-    return float((a == b).double().mean())
+    Zd = Z.to(torch.float64)
+    full = Zd @ Psi.T.to(torch.float64) > 0
+    ZV = Zd @ Vh.T  # (n, min) projections on the right singular vectors
+    out = []
+    for rk in ranks:
+        approx = (ZV[:, :rk] * s[:rk]) @ U[:, :rk].T > 0
+        out.append(float((approx == full).double().mean()))
+    return out[0] if isinstance(r, int) else out
 
 
 # ============================================================================ theory helpers (Table 1, Theorem 1, Lemma 3)

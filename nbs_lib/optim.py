@@ -10,8 +10,13 @@ NAG (as in paper 000, eq. (3))::
     y_t     = θ_t + β (θ_t − θ_{t−1})
     θ_{t+1} = y_t − η ∇L(y_t)
 
-Losses are recorded at the point where the gradient is taken (θ_t for GD, the look-ahead y_t for NAG);
-pass ``loss_fn`` to NAG to record ``L(θ_t)`` instead (one extra forward pass per step).
+Losses are recorded at the point where the gradient is taken (θ_t for GD, the look-ahead y_t for NAG),
+and ``RunResult.params`` is that point at the last step; pass ``loss_fn`` to NAG to record ``L(θ_t)`` and
+return ``θ_T`` instead (one extra forward pass per step).
+
+Two starts are in use: ``first_step="momentum"`` (textbook: θ_{−1} = θ_0, so y_1 = θ_1 + β(θ_1 − θ_0)) and
+``first_step="gd"`` (paper 000's eq. (3) written in y: ``y_{t+1} = (1+β) z_t − β z_{t−1}`` with
+``z_t = y_t − η∇L(y_t)`` and ``y_{−1} = y_0``, so the first step is a plain GD step and β = 0 is GD).
 
 A non-finite loss or gradient stops the run: ``on_divergence="raise"`` raises :class:`DivergenceError`
 naming the step; ``"record"`` returns a result with ``diverged=True`` and the finite part of the history,
@@ -139,10 +144,13 @@ def gd(
 def nag(
     loss_grad: Callable, params, *, eta, beta, steps: int, tol: float | None = None,
     on_divergence: str = "raise", loss_fn: Callable | None = None, callback: Callable | None = None,
+    first_step: str = "momentum",
 ) -> RunResult:
     """Run Nesterov's accelerated gradient (module docstring) for ``steps`` steps or until loss ≤ ``tol``."""
     if on_divergence not in ("raise", "record"):
         raise ValueError(f"on_divergence must be 'raise' or 'record', got {on_divergence!r}")
+    if first_step not in ("momentum", "gd"):
+        raise ValueError(f"first_step must be 'momentum' or 'gd', got {first_step!r}")
     if steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     _check_hparams(eta, beta)
@@ -154,17 +162,20 @@ def nag(
         y = [p + beta * (p - q) for p, q in zip(theta, prev)]
         loss, grads = loss_grad(_like(template, y))
         grads = _as_tuple(grads)
+        at = y
         if loss_fn is not None:
-            loss = loss_fn(_like(template, theta))
+            loss, at = loss_fn(_like(template, theta)), theta
         if not _finite(loss, grads):
-            return _diverged(hist, _like(template, theta), t, loss, on_divergence, "NAG")
+            return _diverged(hist, _like(template, at), t, loss, on_divergence, "NAG")
         done = hist.add(loss)
         if callback is not None:
-            callback(t, _like(template, theta), loss)
+            callback(t, _like(template, at), loss)
         if done or t == steps:
-            return hist.result(_like(template, theta), converged=done)
+            return hist.result(_like(template, at), converged=done)
         prev = theta
         theta = [yy - eta * g for yy, g in zip(y, grads)]
+        if t == 0 and first_step == "gd":
+            prev = theta
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -27,13 +27,13 @@ import numpy as np
 import torch
 
 from . import kernels as _kernels
-from .optim import DivergenceError, RunResult
+from . import optim
 
 __all__ = [
     "sphere", "lowrank_responses", "response_stats", "Net", "init_unbalanced", "init_sketch", "pad_neurons",
     "forward", "residual", "loss", "grads", "grads_autograd", "vec", "unvec", "kbar", "gbar", "kbar_mc",
     "gbar_mc", "ntk_hidden", "ntk_hidden_loop", "ck_kernel", "full_kernel", "ntk_matvec", "ck_matvec",
-    "restricted_ntk", "extreme_eigs", "step_params", "nag_paper", "train", "Trace", "TrainResult",
+    "restricted_ntk", "extreme_eigs", "step_params", "train", "Trace", "TrainResult",
     "rho_gd", "nag_root_moduli", "rho_nag", "t_nag_matrix", "iters_pred", "theorem_theta",
     "linear_model", "width_table", "t_nag_norms", "draw_problem", "iters_to", "fig2_grid", "regime_sweep", "lemma36_bounds", "lemma43_bounds", "check_guardrails",
 ]
@@ -369,52 +369,6 @@ def step_params(L, mu, method: str = "nag"):
 
 
 # ------------------------------------------------------------------------------------------------ training
-def nag_paper(loss_grad: Callable, params, *, eta, beta, steps: int, tol: float | None = None,
-              on_divergence: str = "record") -> RunResult:
-    """Run NAG in the paper's form (eq. 3) and return a :class:`nbs_lib.optim.RunResult`.
-
-    ``z_t = θ_t − η∇L(θ_t)``, ``θ_{t+1} = (1+β) z_t − β z_{t−1}`` with ``θ_{−1} = θ_0`` (so the first step is a
-    plain GD step); β = 0 is GD (eq. 2). The loss is recorded at ``θ_t`` (the iterate of the theorems).
-    ``params``: tuple of tensors with a leading batch axis ``B`` (``loss: (B,)``); ``eta``, ``beta``
-    broadcast against each parameter. Batched runs stop when every run has loss ≤ ``tol``; a non-finite
-    loss stops the whole batch (``on_divergence="record"`` returns ``diverged=True`` with the finite part).
-
-    (``nbs_lib.optim.nag`` starts with ``θ_{−1} = θ_0`` in the *other* sequence, which makes its first step
-    ``(1+β)η``-long; this loop keeps the paper's first step exactly.)
-    """
-    if on_divergence not in ("raise", "record"):
-        raise ValueError(f"on_divergence must be 'raise' or 'record', got {on_divergence!r}")
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    theta = [p.detach().clone() for p in params]
-    zprev = None
-    rows, hit = [], None
-    for t in range(steps + 1):
-        L, gs = loss_grad(tuple(theta))
-        if not bool(torch.isfinite(L).all()) or not all(bool(torch.isfinite(g).all()) for g in gs):
-            msg = (f"NAG/GD diverged at step {t}: non-finite loss or gradient (last finite loss "
-                   f"{rows[-1] if rows else 'none'}); lower the step size")
-            if on_divergence == "raise":
-                raise DivergenceError(msg)
-            return RunResult(np.stack(rows) if rows else np.zeros((0,)), tuple(theta), max(len(rows) - 1, 0), False,
-                             True, msg, hit)
-        row = L.detach().cpu().double().numpy().copy()
-        rows.append(row)
-        if tol is not None:
-            below = np.atleast_1d(row <= tol)
-            hit = np.full(below.shape, -1) if hit is None else hit
-            hit[(hit < 0) & below] = t
-            if (hit >= 0).all():
-                return RunResult(np.stack(rows), tuple(theta), t, True, False, "", hit)
-        if t == steps:
-            break
-        z = [p - eta * g for p, g in zip(theta, gs)]
-        zp = z if zprev is None else zprev
-        theta = [(1 + beta) * a - beta * b for a, b in zip(z, zp)]
-        zprev = z
-    return RunResult(np.stack(rows), tuple(theta), steps, False, False, "", hit)
-
-
 @dataclass
 class Trace:
     """What :func:`train` records at every iterate: residuals, movement radii, activation flips."""
@@ -457,6 +411,14 @@ def train(net: Net, X, Y, *, eta, beta=0.0, steps: int, tol: float | None = None
         return t.reshape(-1, 1, 1) if t.ndim else t
 
     eta_t, beta_t = col(eta), col(beta)
+    if not bool(torch.isfinite(eta_t).all()) or bool((eta_t <= 0).any()):
+        raise ValueError(f"eta must be finite and > 0, got {eta!r}")
+    if not bool(torch.isfinite(beta_t).all()) or bool(((beta_t < 0) | (beta_t >= 1)).any()):
+        raise ValueError(f"beta must lie in [0, 1), got {beta!r}")
+    d, N = X.shape[-2], X.shape[-1]
+    if W0.shape[-2] != d or Y.shape[-1] != N or Y.shape[-2] != V0.shape[-2] or W0.shape[-1] != V0.shape[-1]:
+        raise ValueError(f"shapes do not match: V {tuple(V0.shape)}, W {tuple(W0.shape)}, X {tuple(X.shape)}, "
+                         f"Y {tuple(Y.shape)} (need V: (B, n, 2m), W: (B, d, 2m), X: (d, N), Y: (n, N))")
     tr = Trace()
     if track:
         tr.R1 = torch.zeros(B, dtype=V0.dtype, device=V0.device)
@@ -480,7 +442,7 @@ def train(net: Net, X, Y, *, eta, beta=0.0, steps: int, tol: float | None = None
             tr.flipped |= ((W.transpose(-1, -2) @ X) >= 0) != J0
         return L, (gV, gW)
 
-    res = nag_paper(lg, (V0, W0), eta=eta_t, beta=beta_t, steps=steps, tol=tol, on_divergence="record")
+    res = optim.nag(lg, (V0, W0), eta=eta_t, beta=beta_t, steps=steps, tol=tol, on_divergence="record", first_step="gd")
     V, W = last.get("p", (V0, W0))
     return TrainResult(res.losses, res.hit, Net(V, W), tr, res.diverged, res.message)
 
@@ -533,8 +495,8 @@ def theorem_theta(kappa_K0, method: str) -> float:
 def linear_model(H: torch.Tensor, r0: torch.Tensor, eta, beta, steps: int) -> torch.Tensor:
     """Return the residuals ``(T+1, ..., D)`` of Prop. 3.7 with ``ξ = 0``: ``r_{t+1} = (1+β)(I−ηH)r_t − β(I−ηH)r_{t−1}``,
     ``r_{−1} = r_0``. ``H: (..., D, D)``, ``r0: (..., D)``; ``eta``, ``beta`` floats or ``(...)`` tensors."""
-    eta = torch.as_tensor(eta, dtype=r0.dtype)[..., None]
-    beta = torch.as_tensor(beta, dtype=r0.dtype)[..., None]
+    eta = torch.as_tensor(eta, dtype=r0.dtype, device=r0.device)[..., None]
+    beta = torch.as_tensor(beta, dtype=r0.dtype, device=r0.device)[..., None]
 
     def A(r):
         return r - eta * (H @ r[..., None])[..., 0]
@@ -706,7 +668,7 @@ def regime_sweep(N: int, n: int, d: int, m: int, ps, qs, *, T: int, trials: int,
         K11 = ntk_hidden(unit.V, unit.W, X, mirrored=True)
         G11 = ck_kernel(unit.W, X, n)
         Kb, Gb = kbar(X), gbar(X)
-        qt = torch.as_tensor(qs, dtype=dtype)[:, None, None]
+        qt = torch.as_tensor(qs, dtype=dtype, device=K11.device)[:, None, None]
         Hs = qt * K11 + G11 / qt                                      # (len(qs), Nn, Nn)
         ev = torch.linalg.eigvalsh(Hs)
         el = torch.linalg.eigvalsh(qt * Kb + Gb / qt)
@@ -718,8 +680,8 @@ def regime_sweep(N: int, n: int, d: int, m: int, ps, qs, *, T: int, trials: int,
         loss_lin = dict(zip(qs, (0.5 * r_lin.square().sum(-1)).tolist()))
         V = c1.to(device or "cpu")[:, None, None] * unit.V
         W = c2.to(device or "cpu")[:, None, None] * unit.W
-        L = torch.as_tensor([P[i] * lam_H[Q[i]] for i in range(P.size)], dtype=dtype)
-        mu = torch.as_tensor([P[i] * mu_H[Q[i]] for i in range(P.size)], dtype=dtype)
+        L = torch.as_tensor([P[i] * lam_H[Q[i]] for i in range(P.size)], dtype=dtype, device=V.device)
+        mu = torch.as_tensor([P[i] * mu_H[Q[i]] for i in range(P.size)], dtype=dtype, device=V.device)
         eta, beta = step_params(L, mu)
         res = train(Net(V, W), X, Y, eta=eta, beta=beta, steps=T)
         Vt, Wt = res.net.V, res.net.W

@@ -64,6 +64,14 @@ def test_bad_inputs_raise():
         ub.step_params(1.0, 0.0)
     with pytest.raises(ValueError, match="method"):
         ub.extreme_eigs(torch.eye(3), method="qr")
+    X, Y, net, _ = _tiny(0)
+    bnet = ub.Net(net.V[None], net.W[None])
+    with pytest.raises(ValueError, match="eta"):
+        ub.train(bnet, X, Y, eta=-1.0, steps=3)
+    with pytest.raises(ValueError, match="beta"):
+        ub.train(bnet, X, Y, eta=0.1, beta=1.0, steps=3)
+    with pytest.raises(ValueError, match="shapes"):
+        ub.train(bnet, X, Y[:2], eta=0.1, steps=3)
 
 
 def test_grads_match_autograd():
@@ -198,7 +206,7 @@ def test_nag_rate_matches_spectral_radius_on_linear_model():
         r = th @ Ksq - b           # residual in the output space, kernel Ksqᵀ Ksq ~ spectrum of K
         return 0.5 * (r ** 2).sum(-1), (r @ Ksq.T,)
 
-    res = ub.nag_paper(lg, (torch.zeros(1, 30, dtype=DT),), eta=eta, beta=beta, steps=400)
+    res = nl.nag(lg, (torch.zeros(1, 30, dtype=DT),), eta=eta, beta=beta, steps=400, first_step="gd")
     ev2 = torch.linalg.eigvalsh(Ksq.T @ Ksq).numpy()
     rho = ub.rho_nag(ev2, eta, beta)
     assert abs(rho - (1 - math.sqrt(mu / L))) < 1e-6   # Lemma 3.8 (spectral radius)
@@ -221,7 +229,7 @@ def test_gd_identity_lemma38():
     assert abs(ub.rho_gd(ev, 1 / 5.0) - (1 - 0.3 / 5.0)) < 1e-15
 
 
-def test_nag_paper_first_step_is_gd_and_beta0_is_gd():
+def test_paper_nag_first_step_is_gd_and_beta0_is_gd():
     X, Y, net, g = _tiny(12)
     Vb, Wb = net.V[None], net.W[None]
     gV, gW, _, _ = ub.grads(net.V, net.W, X, Y)
@@ -282,3 +290,21 @@ def test_table1_and_guardrails():
     assert ub.check_guardrails(m=10, d=20, N=100, n=10)          # m·d < Nn
     assert not ub.check_guardrails(m=1000, d=20, N=100, n=10, L_K=1.0, L_H=1.5)
     assert ub.check_guardrails(m=1000, d=20, N=100, n=10, L_K=1.0, L_H=2.5)
+
+
+def test_regime_sweep_follows_linear_system_when_lazy():
+    """Figs 3–4 protocol: at large c1c2 the loss after T steps matches the linear system driven by H0."""
+    g = _gen(16)
+    df = ub.regime_sweep(15, 3, 8, 45, [100.0], [0.1, 10.0], T=20, trials=1, gen=g)
+    assert not df.diverged.any()
+    rel = np.abs(np.log(df.loss_T / df.loss_lin))
+    assert (rel < 0.05 * np.abs(np.log(df.loss_lin))).all()      # log-losses agree to 5 %
+    assert df.kappa_H.iloc[0] > df.kappa_H.iloc[1]                 # CK side worse conditioned
+
+
+def test_fig2_grid_matches_lemma46_prediction():
+    g = _gen(17)
+    df = ub.fig2_grid([2], [4.0], trials=2, N=20, n=10, d=8, c1=10.0, c2=0.1, tol=1e-6, max_iter=2000, gen=g)
+    ratio = (df.iters / df.pred).to_numpy()
+    assert np.isfinite(ratio).all() and ((ratio > 0.6) & (ratio < 1.3)).all()
+    assert (df.m == np.round(4.0 * 20 * 2 * df.kappa_r ** 2)).all()

@@ -278,3 +278,51 @@ def test_stand_in_when_no_cifar(monkeypatch):
     pb = data.image_binary(40, seed=0)
     assert pb.X.shape == (1, 40, 64) and "digits" in pb.source
     assert set(pb.y.unique().tolist()) == {-1.0, 1.0}
+
+
+# ------------------------------------------------------------------ extensions: regimes, step size, theory kernels
+def test_per_run_divergence_keeps_the_stable_runs():
+    pb, W0, v0 = small_problem(d=300, m=32)
+    C = obs.data_constants(pb.gram(), pb.y)
+    eta = torch.tensor(th.eta_from_k(np.array([0.5, 5.0]), C["gamma"].numpy(), 10, 32))
+    K2, y2 = pb.gram().expand(2, -1, -1), pb.y.expand(2, -1)
+    P2, v2 = (pb.X @ W0).expand(2, -1, -1), v0.expand(2, -1)
+    both = sim.reduced_linear_gd(K2, P2, y2, v2, eta=eta, steps=200, ntk_every=None, on_divergence="per_run")
+    one = sim.reduced_linear_gd(pb.gram(), pb.X @ W0, pb.y, v0, eta=float(eta[0]), steps=200, ntk_every=None)
+    assert both.diverged_at[0] == -1 and both.diverged_at[1] > 0
+    assert np.allclose(both.loss[:, 0], one.loss[:, 0], rtol=1e-12)
+    assert np.isnan(both.loss[-1, 1])
+
+
+def test_map_attractor_fixed_point_and_two_cycle():
+    f = lambda s, k: s * (1 + k * (1 - s)) ** 2
+    a = th.map_attractor([0.5, 1.2, 3.0], s0=1e-3)
+    assert np.allclose(a[:, 0], 1.0, atol=1e-12)
+    s1, s2 = a[-1, 1], a[-2, 1]
+    assert abs(s1 - s2) > 0.1 and math.isclose(f(s1, 1.2), s2, rel_tol=1e-9) and math.isclose(f(s2, 1.2), s1, rel_tol=1e-9)
+    assert np.isnan(a[:, 2]).all()
+
+
+def test_stable_eta_returns_a_stable_step():
+    pa = data.make_gaussian_regression(60, 600, spectrum_kind="powerlaw", label="sign", seeds=(0,))
+    K = pa.gram()
+    C = obs.data_constants(K, pa.y)
+    P0 = sim.sample_P0(K, 32, 1e-3)
+    _, v = model.init_params(1, 32, sigma0=0.0, v0=1e-3)
+    eta0 = float(th.eta_from_k(1.5, C["gamma"].numpy(), 60, 32)[0])
+    eta, log = sim.stable_eta(K, P0, pa.y, v, eta0=eta0, steps=300, ntk_every=1)
+    assert eta < eta0 and (log[0][1] or log[0][2] > 0.9)
+    run = sim.reduced_linear_gd(K, P0, pa.y, v, eta=eta, steps=300, ntk_every=1)
+    assert not run.diverged and float(sim.sharpness_ratio(run, eta, 60).max()) <= 0.9
+
+
+def test_theory_kernel_stats_track_gd():
+    """The NTK built from the two-sequence ansatz tracks the measured NTK (norm within 2 %, distance within 0.02)
+    until the loss reaches 1 % of its start (before the refinement below L_floor)."""
+    from nbs_lib.linfeat import experiment
+
+    e = experiment.synthetic(10, 2000, 256, sigma0=1e-3, v0=1e-3, steps=80, eta=0.1, seeds=(1,))
+    t01 = int(np.floor(th.t_cross(e.traj.loss / e.traj.loss[0], 0.01)[0]))
+    meas, theo = e.traj.ntk_norm[:t01, 0], e.theory["ntk_norm"][:t01, 0]
+    assert np.abs(theo / meas - 1).max() < 0.02
+    assert np.abs(e.theory["ntk_dist"][:t01, 0] - e.traj.ntk_dist[:t01, 0]).max() < 0.02

@@ -55,6 +55,26 @@ def neuron_stats(rho: np.ndarray, v: np.ndarray, gamma: np.ndarray) -> dict:
                     rms_v=st["rms_v"].numpy())
 
 
+def theory_kernel_stats(K: torch.Tensor, y: torch.Tensor, P0: torch.Tensor, rho: np.ndarray, v: np.ndarray,
+                        times) -> dict:
+    """Return the theory's NTK statistics at ``times``: ``ntk_dist`` (to Θ̂) and ``ntk_norm``, each ``(len(times), B)``.
+
+    Under the ansatz ``w_r(t) = w_r(0) + (ρ_r(t)/γ) Xᵀy`` of the two-sequence solution, ``P(t) = P₀ + K y ρ(t)ᵀ/γ``,
+    and the NTK is ``(‖v‖²K + PPᵀ)/m²`` (exact formula of the linear net) with the theory's ``ρ, v``.
+    """
+    Ky = (K @ y.unsqueeze(-1))                                         # (B, n, 1)
+    gamma = (y.unsqueeze(-1) * Ky).sum((-1, -2))
+    dist, norm = [], []
+    for t in times:
+        rho_t = torch.as_tensor(rho[t], dtype=K.dtype, device=K.device)
+        v_t = torch.as_tensor(v[t], dtype=K.dtype, device=K.device)
+        P = P0 + Ky * rho_t.unsqueeze(-2) / gamma[:, None, None]
+        Th = obs.ntk_linear(K, P, v_t)
+        dist.append(obs.kernel_rel_distance(Th, obs.target_aligned_kernel(K, y, v_t)).cpu().numpy())
+        norm.append(obs.spectral_norm(Th).cpu().numpy())
+    return dict(ntk_dist=np.stack(dist), ntk_norm=np.stack(norm))
+
+
 def run(problem: data.Problem, m: int, *, sigma0: float, v0: float, steps: int, eta=None, k=None, seeds=None,
         sigma0_is_variance: bool = False, exact_init: bool = False, ntk_every: int | None = 1,
         cosine: bool = False, on_divergence: str = "record") -> Experiment:
@@ -93,6 +113,8 @@ def run(problem: data.Problem, m: int, *, sigma0: float, v0: float, steps: int, 
     traj = sim.reduced_linear_gd(K, P0, problem.y, v_init, eta=eta_t if B > 1 else float(eta[0]), steps=steps,
                                  ntk_every=ntk_every, cosine=cosine, on_divergence=on_divergence)
     thy = th.two_sequence_theory(traj.c, v_init, consts["gamma"], consts["phi"], consts["y_norm2"], eta, n, m, steps)
+    if traj.ntk_t.size:
+        thy.update(theory_kernel_stats(K, problem.y, P0, thy["rho"], thy["v"], traj.ntk_t))
     stats = neuron_stats(traj.rho, traj.v, consts["gamma"])
     stats_t = neuron_stats(thy["rho"], thy["v"], consts["gamma"])
     return Experiment(problem, K, consts, eta, th.k_rate(eta, consts["gamma"], n, m), m, v_init, P0, traj, thy, stats,

@@ -21,7 +21,7 @@ def _band(ax, t, runs, color, label, log=False):
 
 
 def two_stage_figure(exp, *, title: str, data_note: str, marks: dict | None = None, theory: bool = True,
-                     measured_label: str = "measured", ntk_label: str = "‖Θ − Θ̂‖₂/‖Θ‖₂", extra=None):
+                     measured_label: str = "measured", ntk_label: str = r"$\|\Theta-\hat\Theta\|_2/\|\Theta\|_2$", extra=None):
     """Return a 2×2 figure: (a) L/L₀, (b) RMS ρ/ρ* and RMS v/v*, (c) R/√γ and median(ρ_r/v_r)/√γ,
     (d) the NTK's relative distance to the target-aligned kernel and ‖Θ(t)‖₂/‖Θ(0)‖₂.
 
@@ -57,20 +57,25 @@ def two_stage_figure(exp, *, title: str, data_note: str, marks: dict | None = No
     a = ax[1, 1]
     if tr.ntk_t.size:
         _band(a, tr.ntk_t, tr.ntk_dist, plotting.PALETTE["measured"], ntk_label + " (left)")
+        if theory and exp.theory is not None and "ntk_dist" in exp.theory:
+            plotting.theory(a, tr.ntk_t, np.mean(exp.theory["ntk_dist"], 1), label="theory (ansatz of the two-sequence solution)")
         a.set(ylabel="relative distance", ylim=(0, 1.05))
         a2 = a.twinx()
         g = tr.ntk_norm / tr.ntk_norm[0]
-        a2.plot(tr.ntk_t, np.median(g, 1), "-", color=plotting.PALETTE["alt3"], label="‖Θ(t)‖₂/‖Θ(0)‖₂ (right)")
+        a2.plot(tr.ntk_t, _gmean(g), "-", color=plotting.PALETTE["alt3"], label="‖Θ(t)‖₂/‖Θ(0)‖₂ (right)")
+        if theory and exp.theory is not None and "ntk_norm" in exp.theory:
+            a2.plot(tr.ntk_t, _gmean(exp.theory["ntk_norm"] / tr.ntk_norm[0]), "--", color="0.3", lw=1.2,
+                    label="theory norm (right)")
         a2.set(yscale="log")
         a2.spines["right"].set_visible(True)
         a2.grid(False)
-        a2.legend(loc="center right", fontsize=8)
+        a2.legend(loc="lower right", bbox_to_anchor=(1.0, 0.1), fontsize=8)
     a.set(xlabel="GD step t", title="(d) NTK vs the target-aligned kernel")
     for label, (tm, style) in (marks or {}).items():
         for axx in ax.flat:
             axx.axvline(tm, **style, label=label if axx is ax[0, 0] else None)
     for axx in ax.flat:
-        axx.legend(fontsize=8, loc="upper center" if axx is ax[1, 1] else "best")
+        axx.legend(fontsize=8, loc="center right" if axx is ax[1, 1] else "best")
     if extra is not None:
         extra(ax)
     plotting.data_note(ax[1, 1], data_note)
