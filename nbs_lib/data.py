@@ -134,14 +134,14 @@ def image_patches(n: int, patch: int = 8, seed: int = 0) -> Dataset:
 
 
 def image_dataset(root=None, *, classes: tuple[int, ...] | None = None, n: int | None = None, seed: int = 0,
-                  fallback: str = "digits") -> Dataset:
+                  fallback: str = "digits", patch: int = 8) -> Dataset:
     """Return CIFAR-10 when a directory is given or ``$NBS_CIFAR10_DIR`` is set, else the stand-in ``fallback``.
 
-    ``fallback`` is ``"digits"`` or ``"patches"``; ``Dataset.source`` says which data was used.
+    ``fallback`` is ``"digits"`` or ``"patches"`` (of side ``patch``); ``Dataset.source`` says which data was used.
     """
     validate.one_of("fallback", fallback, ("digits", "patches"))
     if cifar10_dir(root) is not None:
         return load_cifar10(root, "train", classes=classes, n=n, seed=seed)
     if fallback == "digits":
         return digits(classes=classes, n=n, seed=seed)
-    return image_patches(n or 1000, seed=seed)
+    return image_patches(n or 1000, patch=patch, seed=seed)

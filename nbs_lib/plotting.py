@@ -55,7 +55,7 @@ def band(ax, x, runs, color=None, label=None, faint_runs: bool = True, axis: int
     if axis != 0:
         runs = np.moveaxis(runs, axis, 0)
     color = color or PALETTE["measured"]
-    vals = np.log10(runs) if log else runs
+    vals = np.log10(np.where(runs > 0, runs, np.nan)) if log else runs   # log: non-positive values are gaps
     mean, std = np.nanmean(vals, axis=0), np.nanstd(vals, axis=0)
     lo, hi = mean - std, mean + std
     if log:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from . import kernels as _kernels
+from . import validate
 from . import optim
 
 __all__ = [
@@ -40,27 +41,10 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------------ checks
-def _pos_int(name, v, even=False):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 or (even and v % 2):
-        kind = "a positive even integer" if even else "a positive integer"
-        raise ValueError(f"{name} must be {kind}, got {v!r}")
-    return int(v)
-
-
-def _pos(name, v):
-    try:
-        ok = float(v) > 0 and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-    return float(v)
-
-
 # ------------------------------------------------------------------------------------------------ data
 def sphere(k: int, N: int, *, gen: torch.Generator, batch: tuple = (), dtype=torch.float64, device=None) -> torch.Tensor:
     """Return ``(*batch, k, N)`` points i.i.d. uniform on the unit sphere S^{k−1} (columns are samples)."""
-    k, N = _pos_int("k", k), _pos_int("N", N)
+    k, N = validate.positive_int("k", k), validate.positive_int("N", N)
     G = torch.randn(*batch, k, N, generator=gen, dtype=dtype)
     return (G / G.norm(dim=-2, keepdim=True)).to(device or "cpu")
 
@@ -73,7 +57,7 @@ def lowrank_responses(n: int, N: int, r: int, *, gen: torch.Generator, batch: tu
     ``kind="embedded"`` (our extension): ``Y = Q Z`` with ``Q: n×r`` orthonormal, ``Z: r×N`` Gaussian.
     Columns are then normalised (the rank stays ``r``).
     """
-    n, N, r = _pos_int("n", n), _pos_int("N", N), _pos_int("r", r)
+    n, N, r = validate.positive_int("n", n), validate.positive_int("N", N), validate.positive_int("r", r)
     if r > min(n, N):
         raise ValueError(f"r must be an integer in [1, min(n, N)] = [1, {min(n, N)}], got {r}")
     if kind == "product":
@@ -128,7 +112,7 @@ def init_unbalanced(n: int, d: int, m: int, c1, c2, *, gen: torch.Generator, bat
     ``Φ: n×m``, ``Ψ: d×m`` standard Gaussian; the halves are exact copies, so the initial output is exactly
     zero. ``c1``, ``c2`` (standard deviations) may be tensors broadcasting against ``batch``.
     """
-    n, d, m = _pos_int("n", n), _pos_int("d", d), _pos_int("m (half width)", m)
+    n, d, m = validate.positive_int("n", n), validate.positive_int("d", d), validate.positive_int("m (half width)", m)
     t1, t2 = _check_scales(c1, c2)
     Phi = torch.randn(*batch, n, m, generator=gen, dtype=dtype)
     Psi = torch.randn(*batch, d, m, generator=gen, dtype=dtype)
@@ -142,7 +126,7 @@ def init_sketch(Y: torch.Tensor, d: int, m: int, c1, c2, *, gen: torch.Generator
 
     ``Y: (..., n, N)``; batch axes of ``Y`` are the batch of the returned net. ``col(V0) ⊆ col(Y)``.
     """
-    d, m = _pos_int("d", d), _pos_int("m (half width)", m)
+    d, m = validate.positive_int("d", d), validate.positive_int("m (half width)", m)
     t1, t2 = _check_scales(c1, c2)
     batch, N = Y.shape[:-2], Y.shape[-1]
     Phi = torch.randn(*batch, N, m, generator=gen, dtype=dtype).to(Y.device)
@@ -586,7 +570,7 @@ def draw_problem(trials: int, N: int, n: int, d: int, m: int, c1, c2, *, gen: to
 
     Shapes ``X: (B, d, N)``, ``Y: (B, n, N)``, ``net.V: (B, n, 2m)``.
     """
-    trials = _pos_int("trials", trials)
+    trials = validate.positive_int("trials", trials)
     X = sphere(d, N, gen=gen, batch=(trials,), dtype=dtype, device=device)
     Y = sphere(n, N, gen=gen, batch=(trials,), dtype=dtype, device=device)
     net = init_unbalanced(n, d, m, c1, c2, gen=gen, batch=(trials,), dtype=dtype, device=device)
