@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import fnmatch
 import json
 import multiprocessing as mp
@@ -97,6 +98,29 @@ def _error_of(nb) -> str:
     return ""
 
 
+@contextlib.contextmanager
+def _kernel_env(changes: dict):
+    """Set (value) or remove (None) environment variables while a kernel starts; restore them afterwards.
+
+    The kernel inherits this process's environment: headless mode and thread caps go in, and a
+    ``TRITON_INTERPRET`` left by a test module stays out (notebooks choose their backend themselves).
+    """
+    saved = {k: os.environ.get(k) for k in changes}
+    try:
+        for k, v in changes.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def execute_notebook(path, *, profile: str = "cpu", device: str = "auto", out_root=BUILD / "executed",
                      timeout: int = 1800, params: dict | None = None, threads: int | None = None,
                      root: Path = ROOT) -> dict:
@@ -113,17 +137,18 @@ def execute_notebook(path, *, profile: str = "cpu", device: str = "auto", out_ro
     parameters = {"profile": profile, "device": device}
     parameters.update(params or {})
     env_threads = str(threads or max(1, (os.cpu_count() or 2)))
-    os.environ.update({"NBS_HEADLESS": "1", "NBS_THREADS": env_threads, "OMP_NUM_THREADS": env_threads,
-                       "MKL_NUM_THREADS": env_threads, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
     t0 = time.time()
     status, error = "ok", ""
-    try:
-        pm.execute_notebook(str(path), str(out), parameters=parameters, cwd=str(path.parent), kernel_name="python3",
-                            progress_bar=False, log_output=False, execution_timeout=timeout,
-                            report_mode=False, request_save_on_cell_execute=False)
-    except Exception as exc:  # papermill's execution error, timeouts, kernel deaths
-        status = "error"
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+    with _kernel_env({"NBS_HEADLESS": "1", "NBS_THREADS": env_threads, "OMP_NUM_THREADS": env_threads,
+                      "MKL_NUM_THREADS": env_threads, "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+                      "TRITON_INTERPRET": None}):
+        try:
+            pm.execute_notebook(str(path), str(out), parameters=parameters, cwd=str(path.parent),
+                                kernel_name="python3", progress_bar=False, log_output=False,
+                                execution_timeout=timeout, report_mode=False, request_save_on_cell_execute=False)
+        except Exception as exc:  # papermill's execution error, timeouts, kernel deaths
+            status = "error"
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
     seconds = time.time() - t0
     found = []
     if out.is_file():
