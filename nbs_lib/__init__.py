@@ -2,7 +2,9 @@
 
 Core modules (used by every chapter): ``device``, ``profiles``, ``validate``, ``claims``, ``kernels``
 (arc-cosine kernels), ``ntk`` (empirical NTK by autograd), ``optim`` (GD/NAG), ``fit`` (rates, power
-laws), ``plotting``, ``widgets``, ``data``. Chapter modules hold what belongs to one paper only.
+laws), ``plotting``, ``widgets``, ``data``, ``gpu`` (Triton backend choice). Chapter modules hold what
+belongs to one paper only and are imported by name: ``unbalanced`` (000), ``linfeat`` (001),
+``population`` (002), ``sketch`` and ``subquad`` (003), ``gated`` and ``sgemm`` (004).
 """
 from . import claims, data, device, fit, kernels, ntk, optim, plotting, profiles, validate, widgets
 from .claims import grade, record
