@@ -68,9 +68,10 @@ def report_markdown(report: dict) -> str:
         f"- **Commit:** `{report['git_commit']}`  ",
         f"- **Built:** {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         "",
-        "Each verdict is computed by its notebook from the measurement; the *expected* verdict is what the book "
-        "documents for the `cpu` profile, and the build fails when the two differ. `not assessed` marks a claim "
-        "that needs a larger profile than the one that ran.",
+        "Each verdict is computed by its notebook from the measurement. The book also states an *expected* "
+        "verdict for every claim (for the `cpu` profile); the build fails when the two differ, and a mismatch "
+        "is marked ✘ below. `not assessed` marks a claim that needs a larger profile than the one that ran. "
+        "The claim column gives the paper's reference and the notebook that checks it.",
         "",
         "## Summary",
         "",
@@ -82,16 +83,18 @@ def report_markdown(report: dict) -> str:
     for ch in chapters:
         cs = [c for c in claims if c["chapter"] == ch]
         counts = [sum(c["verdict"] == v for c in cs) for v in VERDICT_STYLE]
-        lines.append(f"| {CHAPTER_TITLES.get(ch, ch)} | {len(cs)} | " + " | ".join(map(str, counts))
+        label = "primer" if ch == "intro" else ch
+        lines.append(f"| {label} | {len(cs)} | " + " | ".join(map(str, counts))
                      + f" | {sum(c['id'] in bad for c in cs)} |")
     for ch in chapters:
         lines += ["", f"## {CHAPTER_TITLES.get(ch, ch)}", "",
-                  "| claim | paper | the paper says | we measured | verdict | expected |", "|---|---|---|---|---|---|"]
+                  "| claim | the paper says | we measured | verdict |", "|---|---|---|---|"]
         for c in (c for c in claims if c["chapter"] == ch):
-            mark = " ✘" if c["id"] in bad else ""
+            expected = (f"<br>✘ expected: {c['expected_verdict']}" if c["id"] in bad
+                        else "")
             lines.append(
-                f"| `{c['id']}`<br>{_doc_link(c['notebook'])} | {_cell(c['paper_ref'])} | {_cell(c['paper_says'])} | "
-                f"{_cell(c['measured'])} | {_badge(c['verdict'])}{mark} | {c['expected_verdict']} |")
+                f"| `{c['id']}`<br>{_cell(c['paper_ref'])}<br>{_doc_link(c['notebook'])} | {_cell(c['paper_says'])} | "
+                f"{_cell(c['measured'])} | {_badge(c['verdict'])}{expected} |")
     lines += ["", "## Notebooks", "", "| notebook | chapter | status | seconds |", "|---|---|---|---|"]
     for n in report["notebooks"]:
         status = n["status"] if n["status"] == "ok" else f"**{n['status']}**: {_cell(n['error'])}"
@@ -109,6 +112,7 @@ def stage(report: dict, executed: Path, dest: Path) -> None:
     for name in ("_config.yml", "_toc.yml", "references.bib"):
         shutil.copy2(ROOT / name, dest / name)
     shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(ROOT / "_static", dest / "_static")
     for n in report["notebooks"]:
         src = executed / n["path"]
         if src.is_file():
@@ -138,6 +142,9 @@ def main(argv=None) -> int:
     ap.add_argument("--chapter", help="execute only this chapter's notebooks")
     ap.add_argument("--jobs", type=int, help="notebooks executed in parallel")
     ap.add_argument("--no-execute", action="store_true", help="reuse _build/reproduction.json and _build/executed")
+    ap.add_argument("--no-check-verdicts", action="store_true",
+                    help="do not fail on unexpected verdicts (e.g. at --profile paper, where the expected verdicts "
+                         "stated for cpu may legitimately change); they are still marked in the report")
     a = ap.parse_args(argv)
     if a.no_execute:
         path = BUILD / "reproduction.json"
@@ -155,6 +162,8 @@ def main(argv=None) -> int:
         paths = runner.toc_notebooks(ROOT, a.chapter)
         report = runner.run(paths, profile=a.profile, device=a.device, jobs=a.jobs, out=BUILD)
     problems = runner.summarize(report)
+    if a.no_check_verdicts:
+        problems = sum(n["status"] != "ok" for n in report["notebooks"])
     stage(report, BUILD / "executed", BUILD / "stage")
     rc = build_html(BUILD / "stage", BUILD / "html")
     index = BUILD / "html" / "index.html"

@@ -59,7 +59,7 @@ def test_mismatches_and_report_markdown():
     rep["profile"] = "smoke"
     assert [c["id"] for c in runner.mismatches(rep)] == ["intro.a.b"]
     md = build_book.report_markdown(rep)
-    assert "a \\| b" in md and "#ffe0b2" in md and "✘" in md and "kernels_primer" in md
+    assert "a \\| b" in md and "#ffe0b2" in md and "✘ expected: reproduced" in md and "kernels_primer" in md
 
 
 @pytest.mark.notebook
