@@ -22,13 +22,9 @@ import math
 
 import torch
 
+from . import validate
+
 SKETCHES = ("tensorsketch", "srht")
-
-
-def _check_int(name, v, lo=1):
-    if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-        raise ValueError(f"{name} must be an integer ≥ {lo}, got {v!r}")
-    return v
 
 
 def fwht(A: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -65,8 +61,8 @@ class CountSketch:
     """CountSketch ``C: R^m → R^s``, ``(C x)_r = Σ_{i: h(i)=r} σ(i) x_i``; applied to rows of ``A: (n, m)``."""
 
     def __init__(self, m: int, s: int, *, seed: int, device=None):
-        _check_int("m", m)
-        _check_int("s", s)
+        validate.positive_int("m", m)
+        validate.positive_int("s", s)
         g = torch.Generator().manual_seed(int(seed))
         self.m, self.s = m, s
         self.h = torch.randint(0, s, (m,), generator=g).to(device)
@@ -82,9 +78,9 @@ class TensorSketch:
     """TensorSketch ``S ∈ R^{s × m1·m2}`` of Def. D.2, applied to rank-one rows through the FFT."""
 
     def __init__(self, m1: int, m2: int, s: int, *, seed: int, device=None):
-        _check_int("m1", m1)
-        _check_int("m2", m2)
-        _check_int("s", s)
+        validate.positive_int("m1", m1)
+        validate.positive_int("m2", m2)
+        validate.positive_int("s", s)
         self.m1, self.m2, self.s = m1, m2, s
         self.c1 = CountSketch(m1, s, seed=seed, device=device)
         self.c2 = CountSketch(m2, s, seed=seed + 7919, device=device)
@@ -110,9 +106,9 @@ class TensorSRHT:
     """TensorSRHT ``S = (1/√s)·P·(H D1 × H D2)`` of Def. D.6; inputs are zero-padded to a power of two ``m'``."""
 
     def __init__(self, m1: int, m2: int, s: int, *, seed: int, device=None):
-        _check_int("m1", m1)
-        _check_int("m2", m2)
-        _check_int("s", s)
+        validate.positive_int("m1", m1)
+        validate.positive_int("m2", m2)
+        validate.positive_int("s", s)
         self.m1, self.m2, self.s = m1, m2, s
         self.mp = _next_pow2(max(m1, m2))
         g = torch.Generator().manual_seed(int(seed))
@@ -194,7 +190,7 @@ def solve_gram(Q: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, dict]:
 
 def sketched_gram(U: torch.Tensor, V: torch.Tensor, *, sketch: str = "srht", s: int, seed: int = 0) -> torch.Tensor:
     """Return ``Q̃ = J̃ J̃ᵀ`` with ``J̃ = J Sᵀ`` (``n × n``, float64)."""
-    _check_int("s", s)
+    validate.positive_int("s", s)
     S = make_sketch(sketch, U.shape[-1], V.shape[-1], s, seed=seed, device=U.device)
     Jt = S.apply(U, V).to(torch.float64)
     return Jt @ Jt.T
