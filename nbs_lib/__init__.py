@@ -10,7 +10,7 @@ from . import claims, data, device, fit, kernels, ntk, optim, plotting, profiles
 from .claims import grade, record
 from .device import resolve_device, resolve_dtype, setup
 from .fit import fit_linear_rate, fit_power_law
-from .kernels import arccos_kernel, arccos_kernel_mc, relu_ntk_limit
+from .kernels import arccos_kernel, arccos_kernel_mc, arccos_of_cosine, relu_ntk_limit
 from .ntk import empirical_ntk
 from .optim import DivergenceError, RunResult, gd, nag, nag_momentum
 from .profiles import PROFILES, check_profile, sizes
@@ -18,6 +18,6 @@ from .profiles import PROFILES, check_profile, sizes
 __all__ = [
     "claims", "data", "device", "fit", "kernels", "ntk", "optim", "plotting", "profiles", "validate", "widgets",
     "grade", "record", "resolve_device", "resolve_dtype", "setup", "fit_linear_rate", "fit_power_law",
-    "arccos_kernel", "arccos_kernel_mc", "relu_ntk_limit", "empirical_ntk", "DivergenceError", "RunResult",
+    "arccos_kernel", "arccos_kernel_mc", "arccos_of_cosine", "relu_ntk_limit", "empirical_ntk", "DivergenceError", "RunResult",
     "gd", "nag", "nag_momentum", "PROFILES", "check_profile", "sizes",
 ]

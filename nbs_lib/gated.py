@@ -439,21 +439,12 @@ def thm5_bounds() -> tuple[float, float]:
 # ============================================================================ closed forms (spec §1.7)
 def kappa0(u):
     """Return ``κ_0(u) = 1 − arccos(u)/π`` (arc-cosine kernel of degree 0, normalised so κ_0(1) = 1)."""
-    u = torch.as_tensor(u, dtype=torch.float64).clamp(-1, 1)
-    return 1 - torch.arccos(u) / math.pi
+    return _kernels.arccos_of_cosine(torch.as_tensor(u, dtype=torch.float64), 0)
 
 
 def kappa1(u):
     """Return ``κ_1(u) = (√(1−u²) + (π − arccos u) u)/π`` (degree 1, κ_1(1) = 1, κ_1(0) = 1/π)."""
-    u = torch.as_tensor(u, dtype=torch.float64).clamp(-1, 1)
-    return (torch.sqrt((1 - u * u).clamp_min(0)) + (math.pi - torch.arccos(u)) * u) / math.pi
-
-
-def _cos(X1, X2):
-    # κ's from nbs_lib.kernels (which are κ/2 for unit vectors): use its cosine handling
-    k1 = 2 * _kernels.arccos_kernel(X1 / X1.norm(dim=1, keepdim=True), X2 / X2.norm(dim=1, keepdim=True), 1)
-    u = (X1 / X1.norm(dim=1, keepdim=True)) @ (X2 / X2.norm(dim=1, keepdim=True)).T
-    return u.clamp(-1, 1), k1
+    return _kernels.arccos_of_cosine(torch.as_tensor(u, dtype=torch.float64), 1)
 
 
 def ntk_closed_form(X1, X2=None, L: int = 1, *, arch: str = "grelu_chain", normalized: bool = True, m=None,
@@ -468,7 +459,8 @@ def ntk_closed_form(X1, X2=None, L: int = 1, *, arch: str = "grelu_chain", norma
     validate.one_of("arch", arch, ("grelu_chain", "grelu_input", "relu"))
     X1 = X1.to(torch.float64)
     X2 = X1 if X2 is None else X2.to(torch.float64)
-    u, rho = _cos(X1, X2)
+    u = ((X1 / X1.norm(dim=1, keepdim=True)) @ (X2 / X2.norm(dim=1, keepdim=True)).T).clamp(-1, 1)
+    rho = kappa1(u)
     if arch == "grelu_input":
         K = rho * kappa0(u) ** L
     elif arch == "grelu_chain":

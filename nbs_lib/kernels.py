@@ -29,16 +29,28 @@ def _cos_and_norms(X: torch.Tensor, Y: torch.Tensor | None):
     return cos.clamp(-1.0, 1.0), denom
 
 
+def arccos_of_cosine(u: torch.Tensor, degree: int) -> torch.Tensor:
+    """Return the arc-cosine function of a cosine ``u``, normalised to 1 at ``u = 1``.
+
+    ``κ0(u) = 1 − arccos(u)/π`` and ``κ1(u) = (√(1−u²) + (π − arccos u) u)/π``; for unit vectors
+    :func:`arccos_kernel` is ``κ/2``. Layer recursions of deep-network NTKs apply these to correlations.
+    """
+    u = u.clamp(-1.0, 1.0)
+    theta = torch.arccos(u)
+    if degree == 0:
+        return (math.pi - theta) / math.pi
+    if degree == 1:
+        return (torch.sqrt(torch.clamp(1 - u * u, min=0.0)) + (math.pi - theta) * u) / math.pi
+    raise ValueError(f"degree must be 0 or 1, got {degree!r}")
+
+
 def arccos_kernel(X: torch.Tensor, Y: torch.Tensor | None = None, degree: int = 1) -> torch.Tensor:
     """Return the (N, M) arc-cosine kernel matrix of ``degree`` 0 or 1 (see the module docstring)."""
+    if degree not in (0, 1):
+        raise ValueError(f"degree must be 0 or 1, got {degree!r}")
     cos, denom = _cos_and_norms(X, Y)
-    theta = torch.arccos(cos)
-    if degree == 0:
-        return (math.pi - theta) / (2 * math.pi)
-    if degree == 1:
-        sin = torch.sqrt(torch.clamp(1 - cos * cos, min=0.0))
-        return denom * (sin + (math.pi - theta) * cos) / (2 * math.pi)
-    raise ValueError(f"degree must be 0 or 1, got {degree!r}")
+    k = arccos_of_cosine(cos, degree) / 2
+    return k if degree == 0 else denom * k
 
 
 def arccos_kernel_mc(

@@ -81,3 +81,13 @@ def test_empirical_ntk_vector_output_layout(gen):
     assert torch.allclose(theta, expect)
     flat = nl.empirical_ntk(lambda p, x: p["A"] @ x, {"A": A}, X, chunk=2)
     assert torch.allclose(flat, expect.reshape(12, 12))
+
+
+def test_arccos_of_cosine_is_twice_the_kernel_on_unit_vectors(gen):
+    X = _sphere(6, 4, gen)
+    u = X @ X.T
+    for deg in (0, 1):
+        assert torch.allclose(nl.arccos_of_cosine(u, deg), 2 * nl.arccos_kernel(X, degree=deg), atol=1e-14)
+    one, zero = torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)
+    assert float(nl.arccos_of_cosine(one, 0)) == 1.0 and abs(float(nl.arccos_of_cosine(one, 1)) - 1) < 1e-15
+    assert abs(float(nl.arccos_of_cosine(zero, 1)) - 1 / math.pi) < 1e-15

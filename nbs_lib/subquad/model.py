@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import validate
 from .activations import ActSpec, dphi, phi
 
 
@@ -151,9 +152,8 @@ def synthetic_sphere(n: int, d: int, *, corr: float = 0.0, seed: int = 0, y_kind
     cosine (0 → ≈0, 1 → ≈0.5, 2 → ≈0.8) and the condition number of the Gram. ``y ~ N(0,1)`` (``'gauss'``) or ±1
     (``'sign'``).
     """
-    for name, v in (("n", n), ("d", d)):
-        if not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    validate.positive_int("n", n)
+    validate.positive_int("d", d)
     if not (isinstance(corr, (int, float)) and 0 <= corr <= 100):
         raise ValueError(f"corr must be a number in [0, 100], got {corr!r}")
     if y_kind not in ("gauss", "sign"):

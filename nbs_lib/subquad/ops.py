@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from .. import validate
+
 METHODS = ("explicit", "dense", "paper", "frozen", "paper_restart")
 
 
@@ -23,9 +25,8 @@ def op_count(method: str, *, n: int, m: int, k: float | None = None, r: int | No
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    for name, v in (("n", n), ("m", m)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    validate.positive_int("n", n)
+    validate.positive_int("m", m)
     solve = n ** 3 / 3
     if method == "explicit":
         return {"flops": 2 * n * n * m * m + 4 * n * m * m + solve, "weights": 3 * m * m}
