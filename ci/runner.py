@@ -227,7 +227,8 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
         "notebooks": [{k: r[k] for k in ("path", "chapter", "status", "seconds", "error")} for r in results],
         "claims": [
             {k: c.get(k) for k in ("id", "chapter", "notebook", "paper_ref", "paper_says", "measured", "values",
-                                   "verdict", "expected_verdict")} | {"needs": c.get("needs", "smoke")}
+                                   "verdict", "expected_verdict", "kind", "criterion", "source", "reason",
+                                   "diverged", "data", "why")} | {"needs": c.get("needs", "smoke")}
             for r in results for c in r["claims"]
         ],
     }
@@ -242,7 +243,7 @@ def mismatches(report: dict) -> list[dict]:
     for c in report["claims"]:
         claim = _claims.Claim(id=c["id"], chapter=c["chapter"], paper_ref="", paper_says="", measured="",
                               verdict=c["verdict"], expected_verdict=c["expected_verdict"], profile=report["profile"],
-                              needs=c.get("needs", "smoke"))
+                              needs=c.get("needs", "smoke"), diverged=bool(c.get("diverged")))
         if not claim.matches_expected():
             bad.append(c)
     return bad

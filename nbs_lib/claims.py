@@ -42,13 +42,22 @@ class Claim:
     expected_verdict: str = "reproduced"
     profile: str = "cpu"
     needs: str = "smoke"
+    kind: str = "unregistered"
+    criterion: str = ""
+    source: str = ""
+    reason: str = ""
+    diverged: bool = False
+    data: str | None = None
+    why: str = ""
 
     def _ipython_display_(self):
         """Show nothing as a cell's value: :func:`record` has already displayed the claim."""
 
     def matches_expected(self) -> bool:
         """Return True when the verdict is the expected one (or legitimately not assessed at this profile)."""
-        if self.verdict == NOT_ASSESSED:
+        if self.diverged:
+            return False
+        if self.verdict == NOT_ASSESSED and self.expected_verdict != NOT_ASSESSED:
             return not profiles.at_least(self.profile, self.needs)
         return self.verdict == self.expected_verdict
 
@@ -112,6 +121,7 @@ def record(
     needs: str = "smoke",
     chapter: str | None = None,
     display: bool = True,
+    **registered,
 ) -> Claim:
     """Record one claim check, display it, and return the :class:`Claim`.
 
@@ -125,9 +135,10 @@ def record(
     profile = profiles.check_profile(profile)
     needs = profiles.check_profile(needs)
     exp = expected_for(expected, profile)
+    allowed = VERDICTS + ((NOT_ASSESSED,) if registered else ())
     for name, v in (("verdict", verdict), ("expected", exp)):
-        if v not in VERDICTS:
-            raise ValueError(f"{name} must be one of {VERDICTS}, got {v!r}")
+        if v not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
     if not profiles.at_least(profile, needs):
         verdict = NOT_ASSESSED
     for name, text in (("paper_ref", paper_ref), ("paper_says", paper_says), ("measured", measured)):
@@ -144,6 +155,7 @@ def record(
         expected_verdict=exp,
         profile=profile,
         needs=needs,
+        **registered,
     )
     _RECORDED[:] = [c for c in _RECORDED if c.id != claim.id] + [claim]
     if display:
@@ -158,10 +170,16 @@ def recorded() -> list[Claim]:
 
 def _markdown(c: Claim) -> str:
     ok = "✔" if c.matches_expected() else "✘ (expected: " + c.expected_verdict + ")"
-    return (
-        f"**Claim `{c.id}`** ({c.paper_ref}) — verdict: **{c.verdict}** {ok}\n\n"
-        f"- *Paper:* {c.paper_says}\n- *Measured ({c.profile} profile):* {c.measured}\n"
-    )
+    verdict = c.verdict + (f" ({c.reason})" if c.reason else "")
+    kind = f" · {c.kind}" if c.kind != "unregistered" else ""
+    text = (f"**Claim `{c.id}`** ({c.paper_ref}{kind}) — verdict: **{verdict}** {ok}\n\n"
+            f"- *Paper:* {c.paper_says}\n")
+    if c.criterion:
+        text += f"- *Criterion (registered before the run):* {c.criterion} — *source:* {c.source}\n"
+    text += f"- *Measured ({c.profile} profile):* {c.measured}\n"
+    if c.why and c.verdict == c.expected_verdict and c.verdict != "reproduced":
+        text += f"- *Why:* {c.why}\n"
+    return text
 
 
 def _display(c: Claim) -> None:

@@ -1,0 +1,83 @@
+"""The one timing harness of the book: warm-up, interleaved repeats, median and inter-quartile range.
+
+``compare({"dense": f, "sparse": g}, repeats=15)`` calls each variant once to warm up, then runs
+``repeats`` rounds, each round calling every variant once in a rotated order (so that drift of the machine
+hits all variants alike), synchronising CUDA around each call. It returns a :class:`Timing` per variant
+with the median, the quartiles and the thread count and device that were in force.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call of one variant: median, first and third quartiles, all samples; threads, device."""
+
+    name: str
+    median: float
+    q1: float
+    q3: float
+    samples: tuple
+    threads: int
+    device: str
+    peak_bytes: int | None = None
+
+    @property
+    def iqr(self) -> float:
+        """Return the inter-quartile range in seconds."""
+        return self.q3 - self.q1
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def compare(variants: Mapping[str, Callable[[], object]], *, repeats: int = 11, warmup: int = 1,
+            device: str | torch.device = "cpu") -> dict[str, Timing]:
+    """Time each zero-argument callable in ``variants`` (module docstring); return {name: Timing}."""
+    if not variants:
+        raise ValueError("variants must name at least one callable")
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    dev = str(device)
+    names = list(variants)
+    for _ in range(warmup):
+        for n in names:
+            variants[n]()
+    _sync(dev)
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    peaks: dict[str, int | None] = {n: None for n in names}
+    for r in range(repeats):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for n in order:
+            if dev.startswith("cuda"):
+                torch.cuda.reset_peak_memory_stats()
+            _sync(dev)
+            t0 = time.perf_counter()
+            variants[n]()
+            _sync(dev)
+            samples[n].append(time.perf_counter() - t0)
+            if dev.startswith("cuda"):
+                peaks[n] = max(peaks[n] or 0, int(torch.cuda.max_memory_allocated()))
+    out = {}
+    for n in names:
+        s = np.asarray(samples[n])
+        q1, med, q3 = np.quantile(s, [0.25, 0.5, 0.75])
+        out[n] = Timing(n, float(med), float(q1), float(q3), tuple(s.tolist()), torch.get_num_threads(), dev,
+                        peaks[n])
+    return out
+
+
+def speedup(timings: Mapping[str, Timing], slow: str, fast: str) -> tuple[float, tuple[float, float]]:
+    """Return the median speed-up ``slow/fast`` and a conservative range (q1_slow/q3_fast, q3_slow/q1_fast)."""
+    a, b = timings[slow], timings[fast]
+    return a.median / b.median, (a.q1 / b.q3, a.q3 / b.q1)
