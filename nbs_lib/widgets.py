@@ -28,7 +28,10 @@ def headless() -> bool:
 
 
 def interact(fn, **controls):
-    """Show ``fn`` with live ``controls`` (ipywidgets), or a note when headless; return the widget or None."""
+    """Show ``fn`` with live ``controls`` (ipywidgets), or a note when headless; return None.
+
+    Nothing is returned, so that the widget is not displayed a second time as the cell's value.
+    """
     if headless():
         print("Interactive widgets are skipped in a headless run; open this notebook in Jupyter to use them.")
         return None
@@ -37,7 +40,7 @@ def interact(fn, **controls):
 
     ui = w.interactive(fn, {"manual": False}, **controls)
     display(ui)
-    return ui
+    return None
 
 
 def log_slider(description: str, lo: float, hi: float, value: float, steps: int = 40):
