@@ -21,7 +21,7 @@ def test_notebook_smoke(path, tmp_path):
     for c in r["claims"]:
         claim = Claim(id=c["id"], chapter=c["chapter"], paper_ref="", paper_says="", measured="",
                       verdict=c["verdict"], expected_verdict=c["expected_verdict"], profile="smoke",
-                      needs=c.get("needs", "smoke"))
+                      needs=c.get("needs", "smoke"), diverged=bool(c.get("diverged")))
         if not claim.matches_expected():
             wrong.append(f"{c['id']}: got {c['verdict']!r}, expected {c['expected_verdict']!r} ({c['measured']})")
     assert not wrong, "\n".join(wrong)
