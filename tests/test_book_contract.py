@@ -130,3 +130,11 @@ def test_markdown_page_has_no_typed_measurement(path):
         pytest.skip("chapter not yet migrated (tests/pending_thin.txt)")
     found = typed_numbers(path.read_text())
     assert not found, f"typed numbers (paste them from the run, or generate the page): {found}"
+
+
+def test_quoted_claim_counts_are_current():
+    from ci import counts
+
+    for page in counts.PAGES:
+        assert counts.render(page.read_text()) == page.read_text(), (
+            f"{page.name}: the claim counts are stale; run python -m ci.counts")
