@@ -1,0 +1,88 @@
+"""Notebooks as Dask tasks (ci/cluster.py) on a 2-process LocalCluster: same results as the local runner,
+a worker killed mid-notebook is retried once elsewhere, a GPU request on a CPU-only cluster fails fast."""
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from ci import cluster, runner  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.xdist_group("cluster"), pytest.mark.cluster]
+
+
+def _nb(path: Path, cells: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+    import dask
+
+    dask.config.set({"distributed.scheduler.allowed-failures": 1})
+    lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    c = Client(lc)
+    yield c
+    c.close()
+    lc.close()
+
+
+def test_parse_address():
+    assert cluster.parse_address("local:3") == ("local", 3)
+    assert cluster.parse_address("tcp://10.0.0.1:8786") == ("remote", "tcp://10.0.0.1:8786")
+    for bad in ("local:0", "local:x", "host:8786", ""):
+        with pytest.raises(cluster.ClusterError, match="--cluster"):
+            cluster.parse_address(bad)
+
+
+def test_cluster_results_equal_local_runner(client, tmp_path):
+    paths = [ROOT / "book" / "intro" / "kernels_primer.ipynb"]
+    local = [runner.execute_notebook(p, profile="smoke", device="cpu", out_root=tmp_path / "local", threads=1)
+             for p in paths]
+    remote = cluster.run_on_cluster(paths, spec="local:2", profile="smoke", device="cpu",
+                                    out_root=tmp_path / "remote", root=ROOT, client=client)
+    for a, b in zip(local, remote):
+        assert b["status"] == "ok", b["error"]
+        va = {c["id"]: c["values"] for c in a["claims"]}
+        vb = {c["id"]: c["values"] for c in b["claims"]}
+        assert va == vb and va, "same seeds must give the same values on the cluster"
+        assert (tmp_path / "remote" / b["path"]).is_file()
+
+
+def test_worker_killed_mid_notebook_is_retried_once(client, tmp_path):
+    root = tmp_path / "repo"
+    p = _nb(root / "book" / "intro" / "die.ipynb", [
+        'profile = "smoke"\ndevice = "cpu"',
+        "import os, time\nif os.environ.get('NBS_TASK_ATTEMPT') == '1':\n    os.kill(os.getppid(), 9)\n"
+        "    time.sleep(30)\nprint('second attempt ran')",
+    ])
+    (r,) = cluster.run_on_cluster([p], spec="local:2", profile="smoke", device="cpu", out_root=tmp_path / "out",
+                                  root=root, client=client, timeout=120)
+    assert r["status"] == "ok", r["error"]
+    assert r["attempts"] == 2 and "retried" in r["note"]
+
+
+def test_cell_error_is_not_retried(client, tmp_path):
+    root = tmp_path / "repo"
+    p = _nb(root / "book" / "intro" / "fail.ipynb", ['profile = "smoke"\ndevice = "cpu"', "1 / 0"])
+    (r,) = cluster.run_on_cluster([p], spec="local:2", profile="smoke", device="cpu", out_root=tmp_path / "out",
+                                  root=root, client=client)
+    assert r["status"] == "error" and "ZeroDivisionError" in r["error"] and r["attempts"] == 1
+
+
+def test_gpu_request_on_cpu_cluster_fails_fast(client, tmp_path):
+    with pytest.raises(cluster.ClusterError, match="GPU=1"):
+        cluster.run_on_cluster([ROOT / "book" / "intro" / "kernels_primer.ipynb"], spec="local:2", profile="smoke",
+                               device="cuda", out_root=tmp_path, root=ROOT, client=client)
