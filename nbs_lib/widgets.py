@@ -30,16 +30,29 @@ def headless() -> bool:
 def interact(fn, **controls):
     """Show ``fn`` with live ``controls`` (ipywidgets), or a note when headless; return None.
 
-    Nothing is returned, so that the widget is not displayed a second time as the cell's value.
+    The figure and anything ``fn`` prints land in the panel's own output area, cleared and redrawn on each
+    change (no figure lost to the log console). Nothing is returned, so the panel shows once.
     """
     if headless():
         print("Interactive widgets are skipped in a headless run; open this notebook in Jupyter to use them.")
         return None
     import ipywidgets as w
+    import matplotlib.pyplot as plt
     from IPython.display import display
 
-    ui = w.interactive(fn, {"manual": False}, **controls)
-    display(ui)
+    out = w.Output()
+
+    def redraw(_=None):
+        with out:
+            out.clear_output(wait=True)
+            plt.close("all")
+            fn(**{k: c.value for k, c in controls.items()})
+            plt.show()
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    display(w.VBox(list(controls.values()) + [out]))
+    redraw()
     return None
 
 

@@ -1,0 +1,175 @@
+"""Explorers: one slider panel that is live in Jupyter and precomputed in the rendered book.
+
+    explorer.explore(draw, {"width": [64, 256, 1024, 4096], "c1": [0.1, 1.0, 10.0]},
+                     title="GD vs NAG", live_hint="open this notebook in Jupyter for the live sliders")
+
+``draw(**values)`` draws one matplotlib figure from the chapter's experiment functions (a fast config) and
+may print short guard messages. In a live Jupyter kernel the sliders are ipywidgets over the same value
+lists; the figure and any printed text always land inside the panel's own output area, which is cleared and
+redrawn (no figure leaks to the log console, the panel shows once). Headless (the book build, papermill) the
+figure is drawn for every combination of the grid (at most ``max_frames``) and the panel is emitted as
+self-contained HTML: range sliders, a readout of each value, and a script that swaps precomputed PNG frames
+(embedded as data URIs): no kernel, no network, works from ``file://``.
+
+Budgets (issue 14): a frame must draw in about a second on 2 cores, a panel at most ``max_frames`` frames,
+and the page at most ``max_bytes``; a grid over the cap is refused with a message before any drawing.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import itertools
+import json
+import math
+import time
+import uuid
+from typing import Callable, Mapping, Sequence
+
+from .widgets import headless
+
+#: frames of one precomputed explorer, and bytes of one explorer's HTML, at most
+MAX_FRAMES = 36
+MAX_BYTES = 5_000_000
+
+
+def _format(v) -> str:
+    """Return a readout that shows the value (no 0.00 for 5e-4)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if v == 0:
+        return "0"
+    a = abs(v)
+    return f"{v:.3g}" if 1e-3 <= a < 1e4 else f"{v:.2e}"
+
+
+def _check_grid(grid: Mapping[str, Sequence], max_frames: int) -> list[str]:
+    if not grid:
+        raise ValueError("grid must name at least one slider with its values")
+    for name, values in grid.items():
+        if not isinstance(values, (list, tuple)) or len(values) < 2:
+            raise ValueError(f"grid[{name!r}] must list at least two values, got {values!r}")
+    n = math.prod(len(v) for v in grid.values())
+    if n > max_frames:
+        raise ValueError(f"the explorer grid has {n} combinations, over the cap of {max_frames} frames; "
+                         "use fewer values per slider")
+    return list(grid)
+
+
+def render_frames(draw: Callable, grid: Mapping[str, Sequence], *, dpi: int = 72,
+                  max_frames: int = MAX_FRAMES) -> tuple[dict, list[float]]:
+    """Return ({"i_j_…": PNG data URI}, seconds per frame) for every combination of ``grid``.
+
+    ``plt.show`` is a no-op while drawing, so that the figure is captured instead of displayed.
+    """
+    import matplotlib.pyplot as plt
+
+    names = _check_grid(grid, max_frames)
+    frames, seconds = {}, []
+    show = plt.show
+    plt.show = lambda *a, **k: None
+    try:
+        for idx in itertools.product(*(range(len(grid[n])) for n in names)):
+            plt.close("all")
+            t0 = time.perf_counter()
+            draw(**{n: grid[n][i] for n, i in zip(names, idx)})
+            fig = plt.gcf()
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+            plt.close(fig)
+            seconds.append(time.perf_counter() - t0)
+            frames["_".join(map(str, idx))] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    finally:
+        plt.show = show
+    return frames, seconds
+
+
+def static_html(frames: Mapping[str, str], grid: Mapping[str, Sequence], *, title: str = "",
+                live_hint: str = "", initial: Mapping[str, int] | None = None) -> str:
+    """Return a self-contained HTML panel: one range slider per parameter swapping precomputed frames."""
+    uid = "nbsx" + uuid.uuid4().hex[:8]
+    names = list(grid)
+    start = {n: (initial or {}).get(n, 0) for n in names}
+    labels = {n: [_format(v) for v in grid[n]] for n in names}
+    rows = []
+    for n in names:
+        rows.append(
+            f'<div class="nbs-explorer-row"><label for="{uid}-{n}">{html.escape(n)}</label> '
+            f'<input type="range" id="{uid}-{n}" data-name="{html.escape(n)}" min="0" max="{len(grid[n]) - 1}" '
+            f'step="1" value="{start[n]}"> <output id="{uid}-{n}-out">{html.escape(labels[n][start[n]])}</output></div>')
+    key0 = "_".join(str(start[n]) for n in names)
+    hint = f'<p class="nbs-explorer-hint">{html.escape(live_hint)}</p>' if live_hint else ""
+    head = f'<p class="nbs-explorer-title"><strong>{html.escape(title)}</strong></p>' if title else ""
+    return f"""<div class="nbs-explorer" id="{uid}">{head}
+{''.join(rows)}
+<img id="{uid}-img" src="{frames[key0]}" alt="{html.escape(title or 'explorer')}" style="max-width:100%">
+{hint}
+<script>(function(){{
+var F={json.dumps(frames)};var L={json.dumps(labels)};var N={json.dumps(names)};
+function upd(){{var k=N.map(function(n){{return document.getElementById("{uid}-"+n).value;}}).join("_");
+document.getElementById("{uid}-img").src=F[k];
+N.forEach(function(n){{var i=+document.getElementById("{uid}-"+n).value;
+document.getElementById("{uid}-"+n+"-out").textContent=L[n][i];}});}}
+N.forEach(function(n){{document.getElementById("{uid}-"+n).addEventListener("input",upd);}});
+}})();</script></div>"""
+
+
+def explore(draw: Callable, grid: Mapping[str, Sequence], *, title: str = "", initial: Mapping | None = None,
+            live_hint: str = "In Jupyter these sliders are live: run the notebook there to move them freely.",
+            max_frames: int = MAX_FRAMES, max_bytes: int = MAX_BYTES):
+    """Show the explorer: live ipywidgets in a Jupyter kernel, precomputed HTML when headless.
+
+    ``initial`` gives the starting value of each slider (default: its first value; a number not on the grid
+    starts at the nearest grid value). Returns the
+    seconds per frame when precomputed (for the redraw-budget table), else None.
+    """
+    from IPython.display import HTML, display
+
+    names = _check_grid(grid, max_frames)
+    init_idx = {}
+    for n in names:
+        v = (initial or {}).get(n, grid[n][0])
+        values = list(grid[n])
+        if v in values:
+            init_idx[n] = values.index(v)
+        elif isinstance(v, (int, float)) and all(isinstance(x, (int, float)) for x in values):
+            init_idx[n] = min(range(len(values)), key=lambda i: abs(values[i] - v))  # the nearest value
+        else:
+            raise ValueError(f"initial[{n!r}] = {v!r} is not one of the slider values {values}")
+    if not headless():
+        _live(draw, grid, init_idx, title)
+        return None
+    frames, seconds = render_frames(draw, grid, max_frames=max_frames)
+    page = static_html(frames, grid, title=title, live_hint=live_hint, initial=init_idx)
+    if len(page) > max_bytes:
+        raise ValueError(f"the explorer is {len(page) / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB budget; "
+                         "use fewer values or a smaller figure")
+    display(HTML(page))
+    return seconds
+
+
+def _live(draw: Callable, grid: Mapping[str, Sequence], init_idx: Mapping[str, int], title: str) -> None:
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    out = w.Output()
+    sliders = {n: w.SelectionSlider(options=[(_format(v), v) for v in grid[n]], value=grid[n][init_idx[n]],
+                                    description=n, continuous_update=False,
+                                    style={"description_width": "initial"}, layout=w.Layout(width="420px"))
+               for n in grid}
+
+    def redraw(_=None):
+        with out:
+            out.clear_output(wait=True)
+            plt.close("all")
+            draw(**{n: s.value for n, s in sliders.items()})
+            plt.show()
+
+    for s in sliders.values():
+        s.observe(redraw, names="value")
+    box = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+    display(w.VBox(box + list(sliders.values()) + [out]))
+    redraw()

@@ -1,0 +1,47 @@
+"""Precomputed explorers (nbs_lib.explorer): every grid combination drawn once, self-contained HTML whose
+frames differ where the figure differs, readouts that show small values, and refusals over budget."""
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from nbs_lib import explorer  # noqa: E402
+
+
+def _draw(a, b):
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, a * b])
+    ax.set_ylim(0, 10)
+    plt.show()
+
+
+def test_frames_cover_the_grid_and_differ():
+    frames, secs = explorer.render_frames(_draw, {"a": [1, 2], "b": [1.0, 3.0, 5e-4]})
+    assert sorted(frames) == [f"{i}_{j}" for i in range(2) for j in range(3)] and len(secs) == 6
+    assert len(set(frames.values())) == 6, "each combination draws a different picture"
+    assert plt.get_fignums() == []
+
+
+def test_static_html_is_self_contained_and_reads_out_values():
+    grid = {"a": [1, 2], "b": [1.0, 5e-4]}
+    frames, _ = explorer.render_frames(_draw, grid)
+    page = explorer.static_html(frames, grid, title="t", initial={"a": 1, "b": 0})
+    assert "http://" not in page and "https://" not in page
+    assert page.count('type="range"') == 2 and "5.00e-04" in page and "0.00" not in page
+    assert re.search(r'src="data:image/png;base64,', page)
+    assert frames["1_0"] in page.split("<script>")[0], "the initial frame is the one of the initial values"
+
+
+def test_budget_refusals():
+    with pytest.raises(ValueError, match="over the cap"):
+        explorer.render_frames(_draw, {"a": list(range(10)), "b": list(range(10))}, max_frames=36)
+    with pytest.raises(ValueError, match="at least two values"):
+        explorer.render_frames(_draw, {"a": [1]})
+
+
+def test_readout_format():
+    assert explorer._format(5e-4) == "5.00e-04" and explorer._format(0.1) == "0.1"
+    assert explorer._format(4096) == "4096" and explorer._format(2.5e5) == "2.50e+05"
