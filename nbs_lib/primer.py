@@ -98,8 +98,9 @@ class WidthConfig(Config):
 
     def resources(self):
         m = 2 ** max(self.log2_widths)
-        chunk = max(1, 2 ** 21 // m)
-        return Resources(host_bytes=8.0 * 3 * min(chunk, self.seeds) * m * max(self.N, self.d),
+        b = min(max(1, 2 ** 21 // m), self.seeds)
+        # two_layer_relu_kernels holds pre-activations, A, S and S·v² (each b·N·m) besides W (b·m·d)
+        return Resources(host_bytes=8.0 * b * m * (4 * self.N + self.d + 1),
                          flops=2.0 * self.seeds * sum(2 ** k for k in self.log2_widths) * self.N * (self.N + self.d))
 
 
