@@ -122,3 +122,22 @@ def run_context(profile: str = "cpu", device: str = "auto", seed: int = 0, *, dt
     if announce:
         ctx.announce()
     return ctx
+
+
+RESOURCES_MIME = "application/vnd.nbs-lib.resources+json"
+
+
+def announce_resources() -> None:
+    """Display the process's peak host memory and, on CUDA, the peak GPU memory (for the GPU report)."""
+    import resource
+
+    payload = {"host_peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        payload["cuda_peak_bytes"] = int(torch.cuda.max_memory_allocated())
+    try:
+        from IPython.display import display
+    except ImportError:  # pragma: no cover
+        return
+    text = f"peak memory: host {payload['host_peak_bytes'] / 1e9:.2f} GB" + (
+        f", GPU {payload['cuda_peak_bytes'] / 1e9:.2f} GB" if "cuda_peak_bytes" in payload else "")
+    display({"text/plain": text, RESOURCES_MIME: payload}, raw=True)

@@ -138,3 +138,15 @@ def test_quoted_claim_counts_are_current():
     for page in counts.PAGES:
         assert counts.render(page.read_text()) == page.read_text(), (
             f"{page.name}: the claim counts are stale; run python -m ci.counts")
+
+
+def test_gpu_page_is_generated_from_the_committed_report():
+    import json as _json
+
+    from ci import gpu_report
+
+    data = gpu_report.DATA
+    report = _json.loads(data.read_text()) if data.is_file() else None
+    assert gpu_report.PAGE.read_text() == gpu_report.page(report), "run python -m ci.gpu_report --write"
+    if report is None:
+        assert "Not run yet" in gpu_report.PAGE.read_text()
