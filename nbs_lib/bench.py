@@ -81,3 +81,55 @@ def speedup(timings: Mapping[str, Timing], slow: str, fast: str) -> tuple[float,
     """Return the median speed-up ``slow/fast`` and a conservative range (q1_slow/q3_fast, q3_slow/q1_fast)."""
     a, b = timings[slow], timings[fast]
     return a.median / b.median, (a.q1 / b.q3, a.q3 / b.q1)
+
+
+MIME = "application/vnd.nbs-lib.bench+json"
+
+
+def publish(label: str, timings: Mapping[str, Timing], *, baseline: str, sizes: Mapping | None = None,
+            dtype: str = "float64", expected_ratio: Mapping[str, float] | None = None, note: str = "") -> dict:
+    """Display a benchmark table (and carry it to ``_build/bench.json`` through the runner); return the row.
+
+    ``expected_ratio`` gives, per variant, the speed-up over ``baseline`` that a flop or byte count predicts
+    (state it: it is the speed claim's criterion). Speed-ups carry a conservative range from the quartiles.
+    """
+    if baseline not in timings:
+        raise ValueError(f"baseline must be one of {list(timings)}, got {baseline!r}")
+    rows = []
+    for name, t in timings.items():
+        s, (lo, hi) = speedup(timings, baseline, name)
+        rows.append({"variant": name, "median_s": t.median, "q1_s": t.q1, "q3_s": t.q3, "speedup": s,
+                     "speedup_range": [lo, hi], "repeats": len(t.samples), "threads": t.threads,
+                     "device": t.device, "peak_bytes": t.peak_bytes,
+                     "predicted": (expected_ratio or {}).get(name)})
+    payload = {"label": label, "baseline": baseline, "sizes": dict(sizes or {}), "dtype": dtype, "note": note,
+               "rows": rows}
+    lines = [f"**{label}** ({dtype}, {rows[0]['threads']} thread(s), {rows[0]['device']}, median of "
+             f"{rows[0]['repeats']} interleaved repeats)", "",
+             "| variant | median | IQR | speed-up vs " + baseline + " | predicted |", "|---|---|---|---|---|"]
+    for r in rows:
+        pred = "–" if r["predicted"] is None else f"{r['predicted']:.3g}×"
+        lines.append(f"| {r['variant']} | {r['median_s'] * 1e3:.3g} ms | {(r['q3_s'] - r['q1_s']) * 1e3:.2g} ms | "
+                     f"{r['speedup']:.3g}× ({r['speedup_range'][0]:.3g}–{r['speedup_range'][1]:.3g}) | {pred} |")
+    text = "\n".join(lines + ([f"", note] if note else []))
+    try:
+        from IPython.display import display
+
+        display({"text/markdown": text, "text/plain": text, MIME: payload}, raw=True)
+    except ImportError:  # pragma: no cover
+        print(text)
+    return payload
+
+
+def from_notebook(nb) -> list[dict]:
+    """Return the benchmark payloads found in an executed notebook's outputs."""
+    import json
+
+    found = []
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            data = out.get("data") or {}
+            if MIME in data:
+                p = data[MIME]
+                found.append(json.loads(p) if isinstance(p, str) else dict(p))
+    return found

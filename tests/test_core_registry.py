@@ -174,3 +174,15 @@ def test_bench_interleaves_and_orders():
     assert lo <= s <= hi
     with pytest.raises(ValueError, match="repeats"):
         nl.bench.compare({"a": lambda: None}, repeats=0)
+
+
+def test_bench_publish_payload_and_errors():
+    from nbs_lib.bench import Timing
+
+    t = {"dense": Timing("dense", 2.0, 1.8, 2.2, (2.0,) * 5, 1, "cpu"),
+         "fast": Timing("fast", 0.5, 0.45, 0.55, (0.5,) * 5, 1, "cpu")}
+    p = nl.bench.publish("x", t, baseline="dense", expected_ratio={"fast": 4.0})
+    fast = next(r for r in p["rows"] if r["variant"] == "fast")
+    assert fast["speedup"] == 4.0 and fast["speedup_range"] == [1.8 / 0.55, 2.2 / 0.45] and fast["predicted"] == 4.0
+    with pytest.raises(ValueError, match="baseline"):
+        nl.bench.publish("x", t, baseline="sparse")
