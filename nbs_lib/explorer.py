@@ -28,6 +28,7 @@ from typing import Callable, Mapping, Sequence
 
 from .widgets import headless
 
+MIME = "application/vnd.nbs-lib.explorer+json"
 #: frames of one precomputed explorer, and bytes of one explorer's HTML, at most
 MAX_FRAMES = 36
 MAX_BYTES = 5_000_000
@@ -146,7 +147,12 @@ def explore(draw: Callable, grid: Mapping[str, Sequence], *, title: str = "", in
     if len(page) > max_bytes:
         raise ValueError(f"the explorer is {len(page) / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB budget; "
                          "use fewer values or a smaller figure")
-    display(HTML(page))
+    import numpy as np
+
+    p50, p95 = (float(q) for q in np.quantile(seconds, [0.5, 0.95]))
+    stats = {"title": title, "frames": len(seconds), "p50_s": p50, "p95_s": p95, "max_s": max(seconds),
+             "bytes": len(page), "grid": {n: [str(v) for v in grid[n]] for n in names}}
+    display({"text/html": page, "text/plain": f"explorer: {title}", MIME: stats}, raw=True)
     return seconds
 
 
