@@ -837,6 +837,23 @@ def summarize(report: dict) -> int:
     return len(failed) + len(diverged) + len(bad)
 
 
+def infer_root(paths, root: Path = ROOT) -> Path:
+    """Return ``root`` when every path lies under it, else the folder above the ``book`` folder the paths share
+    (so that notebooks of another checkout or a test's temporary book keep their ``book/...`` paths)."""
+    paths = [Path(p).resolve() for p in paths]
+    if all(p.is_relative_to(root) for p in paths):
+        return root
+    roots = set()
+    for p in paths:
+        parts = p.parts
+        idx = [i for i, part in enumerate(parts) if part == "book"]
+        roots.add(Path(*parts[:idx[-1]]) if idx else p.parent)
+    if len(roots) != 1:
+        raise ValueError("notebooks outside this repository must share one book/ folder, got " +
+                         ", ".join(sorted(map(str, roots))))
+    return roots.pop()
+
+
 def _parse_value(text: str):
     try:
         return json.loads(text)
@@ -884,7 +901,7 @@ def main(argv=None) -> int:
     try:
         report = run(paths, profile=a.profile, device=a.device, jobs=a.jobs, out=Path(a.out), timeout=a.timeout,
                      params={k: _parse_value(v) for k, v in a.param}, threads=a.threads, cache=not a.no_cache,
-                     default_device=a.default_device, seed=a.seed)
+                     default_device=a.default_device, seed=a.seed, root=infer_root(paths))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
