@@ -749,7 +749,8 @@ def run_cases(cases, *, profile: str = "smoke", device: str = "cpu", out, jobs: 
     def on_result(task, r):
         by_task[task["_i"]] = r
 
-    _execute_all(tasks, jobs or 2, on_result)  # _worker drops the private '_i'
+    jobs = jobs or max(1, min(len(tasks), os.cpu_count() or 2))
+    _execute_all(tasks, jobs, on_result)  # _worker drops the private '_i'
     for i, r in by_task.items():
         results[i] = r
     for r in results:

@@ -238,7 +238,7 @@ zz.t.fine:
 
 
 @pytest.mark.notebook
-def test_nan_metric_makes_the_notebook_diverged_and_the_runner_fail(tmp_path, capsys):
+def test_nan_metric_diverges_and_a_failed_notebook_claims_are_set_apart(tmp_path, capsys):
     (tmp_path / "claims.yaml").write_text(REGISTRY)
     nb = write_nb(tmp_path / "book" / "zz" / "01_nan.ipynb",
                   "import nbs_lib as nl\nfrom nbs_lib import registry\n"
@@ -246,22 +246,33 @@ def test_nan_metric_makes_the_notebook_diverged_and_the_runner_fail(tmp_path, ca
                   "ctx = nl.run_context(profile, device, seed)",
                   "registry.check('zz.t.fine', profile=ctx.profile, err=0.0)\n"
                   "registry.check('zz.t.nan', profile=ctx.profile, data='synthetic', ratio=float('nan'))")
+    failing = write_nb(tmp_path / "book" / "zz" / "02_fail.ipynb",
+                       "import nbs_lib as nl\nfrom nbs_lib import registry\n"
+                       f"registry.FILES['zz'] = {str(tmp_path / 'claims.yaml')!r}\nregistry.load.cache_clear()\n"
+                       "ctx = nl.run_context(profile, device, seed)",
+                       "registry.check('zz.t.fine', profile=ctx.profile, err=0.0)",
+                       "raise RuntimeError('boom after one claim')",
+                       "registry.check('zz.t.nan', profile=ctx.profile, ratio=2.0)")
     out = tmp_path / "out"
-    rc = runner.main(["--profile", "smoke", "--device", "cpu", "--jobs", "1", "--out", str(out), str(nb)])
+    rc = runner.main(["--profile", "smoke", "--device", "cpu", "--jobs", "2", "--out", str(out), str(nb), str(failing)])
     text = capsys.readouterr().out
     assert rc == 1 and "DIVERGED book/zz/01_nan.ipynb: non-finite metrics in zz.t.nan" in text
+    assert "FAILED book/zz/02_fail.ipynb" in text and "boom after one claim" in text
+    assert "0 with an unexpected" not in text and "1 claims from failed notebooks counted apart" in text
     rep = json.loads((out / "reproduction.json").read_text())
+    assert [c["id"] for c in rep["claims"] if c["from_failed"]] == ["zz.t.fine"]
+    assert rep["notebooks"][1]["status"] == "error" and rep["notebooks"][1]["error_line"].startswith("RuntimeError")
     n = rep["notebooks"][0]
     assert rep["status"] == "complete" and n["status"] == "diverged"
     assert n["device"] == "cpu" and n["device_source"] == "context" and n["seed"] == 0 and n["threads"] == 1
     assert n["parameters"] == {"profile": "smoke", "device": "cpu", "seed": 0} and n["profile"] == "smoke"
     assert set(n["versions"]) == {"python", "torch", "numpy"} and n["run_id"] == rep["run_id"]
-    by_id = {c["id"]: c for c in rep["claims"]}
+    by_id = {c["id"]: c for c in rep["claims"] if c["notebook"] == "book/zz/01_nan.ipynb"}
     assert by_id["zz.t.nan"]["diverged"] and by_id["zz.t.nan"]["verdict"] == "not assessed"
     assert by_id["zz.t.nan"]["reason"].startswith("diverged") and by_id["zz.t.nan"]["data"] == "synthetic"
     assert by_id["zz.t.fine"]["verdict"] == "reproduced" and by_id["zz.t.fine"]["kind"] == "implementation"
     md = report.report_markdown(rep)
-    assert "1 notebook(s) diverged" in md and "diverged: ratio = nan" in md
+    assert "1 notebook(s) diverged" in md and "diverged: ratio = nan" in md and "### From a failed notebook" in md
     # the run is complete and consistent: --no-execute would accept it
     assert runner.load_report(out)["run_id"] == rep["run_id"]
     executed = nbformat.read(str(out / "executed" / "book" / "zz" / "01_nan.ipynb"), 4)
