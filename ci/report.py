@@ -131,7 +131,8 @@ def report_markdown(report: dict, *, built: str | None = None) -> str:
                          + ". Their claims recorded before the failure are listed apart (\"from a failed notebook\") "
                            "and the claims after it are missing, so the number of unexpected verdicts is not known.")
         if diverged_nbs:
-            lines.append(("\n\n" if failed_nbs else "") + f"{len(diverged_nbs)} notebook(s) diverged (a non-finite metric "
+            lines.append(("\n\n" if failed_nbs else "")
+                         + f"{len(diverged_nbs)} notebook(s) diverged (a non-finite metric "
                          "reached a claim, which is then not assessed): "
                          + ", ".join(_doc_link(n["path"]) for n in diverged_nbs) + ".")
         lines += [":::", ""]
@@ -146,7 +147,8 @@ def report_markdown(report: dict, *, built: str | None = None) -> str:
         "",
         "## Summary",
         "",
-        "| chapter | kind | claims | " + " | ".join(VERDICT_STYLE) + " | diverged | unexpected | from failed notebooks |",
+        "| chapter | kind | claims | " + " | ".join(VERDICT_STYLE)
+        + " | diverged | unexpected | from failed notebooks |",
         "|---|---|---|" + "---|" * len(VERDICT_STYLE) + "---|---|---|",
     ]
     chapters = _chapters(claims, notebooks)
@@ -158,7 +160,8 @@ def report_markdown(report: dict, *, built: str | None = None) -> str:
         other = [c for c in cs if c.get("kind") != "paper"]
         by_kind = {k: sum(c.get("kind") == k for c in other if not c.get("from_failed")) for k in OTHER_KINDS}
         unreg = sum(c.get("kind") not in OTHER_KINDS for c in other if not c.get("from_failed"))
-        other_label = ", ".join(f"{k} {v}" for k, v in by_kind.items() if v) + (f", unregistered {unreg}" if unreg else "")
+        other_label = (", ".join(f"{k} {v}" for k, v in by_kind.items() if v)
+                       + (f", unregistered {unreg}" if unreg else ""))
         lines.append(_counts_row(label, "paper", paper, bad, n_failed, sum(bool(c.get("from_failed")) for c in paper)))
         lines.append(_counts_row(label, f"other ({other_label or 'none'})", other, bad, n_failed,
                                  sum(bool(c.get("from_failed")) for c in other)))
@@ -186,6 +189,9 @@ def report_markdown(report: dict, *, built: str | None = None) -> str:
         if n.get("device_source") and n["device_source"] != "context":
             dev = f"{dev} (requested)"
         lines.append(f"| {_doc_link(n['path'])} | {n['chapter']} | {status_text} | {_cell(dev)} | {n['seconds']:.1f} |")
-    total = sum(n["seconds"] for n in notebooks)
-    lines += ["", f"Total notebook time: {total:.0f} s at profile `{report['profile']}` on {report['device']}.", ""]
+    total = sum(n["seconds"] for n in notebooks if not n.get("cached"))
+    reused = sum(n["seconds"] for n in notebooks if n.get("cached"))
+    lines += ["", f"Total notebook time: {total:.0f} s at profile `{report['profile']}` on {report['device']}"
+              + (f", plus {reused:.0f} s of notebooks reused from the cache (timed when they ran)." if reused else ".")
+              + " Seconds of a cached notebook are those of the run that executed it.", ""]
     return "\n".join(lines)

@@ -660,7 +660,8 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
     out_exec = out / "executed"
     cache_dir = out / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    run_info = {"schema": SCHEMA, "run_id": f"{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+    run_id = f"{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    run_info = {"schema": SCHEMA, "run_id": run_id,
                 "started": _now(), "profile": profile, "device_requested": device, "default_device": default_device,
                 "seed": seed, "threads": threads, "jobs": jobs, "git_commit": git_commit(root),
                 "versions": versions(), "cache": cache, "library_hash": library_hash(), "parameters": params}
@@ -673,8 +674,8 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
     tasks = []
     for p in paths:
         rel = _rel(p, root)
-        key = cache_key(p, effective[p], profile=profile, device=device, lib_hash=run_info["library_hash"],
-                        threads=threads, default_device=default_device)
+        key = cache_key(p, effective[p], profile=profile, device=f"{device} -> {dev_desc}",
+                        lib_hash=run_info["library_hash"], threads=threads, default_device=default_device)
         hit = _cache_load(cache_dir, key, p, rel, out_exec, run_info["run_id"]) if cache else None
         if hit is not None:
             results[p] = hit
@@ -816,7 +817,7 @@ def summarize(report: dict) -> int:
     from_failed = [c for c in report["claims"] if c.get("from_failed")]
     graded = len(report["claims"]) - len(from_failed)
     cached = sum(bool(n.get("cached")) for n in nbs)
-    total = sum(n["seconds"] for n in nbs)
+    total = sum(n["seconds"] for n in nbs if not n.get("cached"))
     state = report.get("status", "complete")
     head = (f"\n{len(nbs)} notebooks at profile '{report['profile']}' on {report['device']}"
             + (f" ({cached} from the cache)" if cached else "") + f": {len(failed)} failed, {len(diverged)} diverged; "
@@ -826,7 +827,8 @@ def summarize(report: dict) -> int:
                  f"{len(from_failed)} claims from failed notebooks counted apart)")
     else:
         head += f"{len(bad)} with an unexpected verdict"
-    print(head + f"; {total:.0f} s of notebook time" + ("" if state == "complete" else f" — run {state.upper()}"))
+    print(head + f"; {total:.0f} s of notebook time" + (" (cached notebooks not counted)" if cached else "")
+          + ("" if state == "complete" else f" — run {state.upper()}"))
     for n in failed:
         print(f"  FAILED {n['path']}: {n['error']}")
     for n in diverged:

@@ -21,7 +21,8 @@ def _cases():
     out = []
     for f in FILES:
         for i, case in enumerate(yaml.safe_load(f.read_text()) or []):
-            params = ",".join(f"{k}={v}" for k, v in (case.get("params") or {}).items()) if isinstance(case, dict) else ""
+            ok = isinstance(case, dict)
+            params = ",".join(f"{k}={v}" for k, v in (case.get("params") or {}).items()) if ok else ""
             nb = Path(str(case.get("notebook", "?"))).stem if isinstance(case, dict) else "?"
             out.append(pytest.param((f.name, i, case), id=f"{f.stem.removeprefix('bad_inputs_')}-{i}-{nb}-{params}"))
     return out

@@ -19,11 +19,12 @@ from ci import build_book, report, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIMER = ROOT / "book" / "intro" / "kernels_primer.ipynb"
-PARAMS = 'profile = "smoke"  # smoke | cpu | paper\ndevice = "auto"  # auto | cpu | cuda\nseed = 0  # integer, at least 0'
+PARAMS = ('profile = "smoke"  # smoke | cpu | paper\ndevice = "auto"  # auto | cpu | cuda\n'
+          'seed = 0  # integer, at least 0')
 
 
 def write_nb(path: Path, *cells, params: str = PARAMS) -> Path:
-    """Write a notebook: a Markdown title, a ``parameters`` cell, then ``cells`` (code unless they start with '#md ')."""
+    """Write a notebook: a title, a ``parameters`` cell, then ``cells`` (code unless they start with '#md ')."""
     nb = nbformat.v4.new_notebook()
     p = nbformat.v4.new_code_cell(params)
     p.metadata["tags"] = ["parameters"]
@@ -213,7 +214,8 @@ def test_stale_build_is_refused(tmp_path, monkeypatch, capsys):
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
     runner.atomic_write_text(tmp_path / "a" / "r.json", "{}")
     runner.atomic_write_text(tmp_path / "a" / "r.json", "[1]")
-    assert [p.name for p in (tmp_path / "a").iterdir()] == ["r.json"] and (tmp_path / "a" / "r.json").read_text() == "[1]"
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["r.json"]
+    assert (tmp_path / "a" / "r.json").read_text() == "[1]"
 
 
 # ---------------------------------------------------------------- tiny notebooks through the runner
