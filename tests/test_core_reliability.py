@@ -174,3 +174,15 @@ def test_env_path(tmp_path, monkeypatch):
         data.env_path("NBS_X_TEST")
     (tmp_path / "x.csv").write_text("a")
     assert data.env_path("NBS_X_TEST") == tmp_path / "x.csv"
+
+
+def test_summary_table_shows_kind_reason_and_divergence():
+    c1 = claims.Claim(id="t.a.b", chapter="t", paper_ref="Thm | 1", paper_says="x", measured="y",
+                      verdict="not assessed", expected_verdict="reproduced", profile="cpu", kind="paper",
+                      reason="diverged: r = nan", diverged=True)
+    c2 = claims.Claim(id="t.a.c", chapter="t", paper_ref="Eq. 2", paper_says="x", measured="y",
+                      verdict="reproduced", expected_verdict="reproduced", profile="cpu", kind="implementation")
+    md = claims.summary_markdown([c1, c2])
+    assert "| `t.a.b` | Thm \\| 1 | paper | not assessed (diverged: r = nan) ✘ | reproduced |" in md
+    assert "| `t.a.c` | Eq. 2 | implementation | reproduced | reproduced |" in md
+    assert "**Diverged**" in md and "`t.a.b`" in md.split("**Diverged**")[1]
