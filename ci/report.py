@@ -160,8 +160,8 @@ def report_markdown(report: dict, *, built: str | None = None) -> str:
         other = [c for c in cs if c.get("kind") != "paper"]
         by_kind = {k: sum(c.get("kind") == k for c in other if not c.get("from_failed")) for k in OTHER_KINDS}
         unreg = sum(c.get("kind") not in OTHER_KINDS for c in other if not c.get("from_failed"))
-        other_label = (", ".join(f"{k} {v}" for k, v in by_kind.items() if v)
-                       + (f", unregistered {unreg}" if unreg else ""))
+        parts = [f"{k} {v}" for k, v in by_kind.items() if v] + ([f"unregistered {unreg}"] if unreg else [])
+        other_label = ", ".join(parts)
         lines.append(_counts_row(label, "paper", paper, bad, n_failed, sum(bool(c.get("from_failed")) for c in paper)))
         lines.append(_counts_row(label, f"other ({other_label or 'none'})", other, bad, n_failed,
                                  sum(bool(c.get("from_failed")) for c in other)))

@@ -131,6 +131,10 @@ def test_report_markdown_counts_kinds_and_sets_failed_claims_apart():
     assert "ratio ≥ 1<br>*source:* the paper's words" in md and "*data:* digits stand-in" in md
     assert "*diverged: ratio = nan*" in md and "1 notebook(s) diverged" in md and "1 notebook(s) failed" in md
     assert "why: the constant is 2" in md and "needs the cpu profile" in md
+    rep = _report()
+    for c in rep["claims"]:
+        c["kind"] = "unregistered" if c["chapter"] == "intro" else c["kind"]
+    assert "| primer | other (unregistered 4) | 4 |" in report.report_markdown(rep)
     assert "(from the cache, run `r0`)" in md and "cpu (requested)" in md and "Run:** `r1` (complete)" in md
 
 
