@@ -526,16 +526,16 @@ def _execute_all(tasks: list[dict], jobs: int, on_result) -> None:
         if clean:
             pool.shutdown(wait=True)
         else:
+            saved = {}
             for s in (signal.SIGINT, signal.SIGTERM):  # a second signal must not stop the cleaning
                 with contextlib.suppress(ValueError):
-                    signal.signal(s, signal.SIG_IGN)
+                    saved[s] = signal.signal(s, signal.SIG_IGN)
             try:
                 kill_descendants()
                 pool.shutdown(wait=False, cancel_futures=True)
             finally:
-                for s in (signal.SIGINT, signal.SIGTERM):
-                    with contextlib.suppress(ValueError):
-                        signal.signal(s, signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL)
+                for s, h in saved.items():
+                    signal.signal(s, h)
 
 
 # ---------------------------------------------------------------- a run
