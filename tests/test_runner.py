@@ -372,6 +372,7 @@ def test_signal_ends_every_worker_and_kernel_and_marks_the_run_interrupted(tmp_p
     proc = subprocess.Popen([sys.executable, "-m", "ci.runner", "--profile", "smoke", "--device", "cpu", "--jobs", "2",
                              "--out", str(out), *map(str, nbs)], cwd=ROOT, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = []
     try:
         deadline = time.time() + 150
         while len(_kernels(proc.pid)) < 2 and time.time() < deadline and proc.poll() is None:
@@ -393,8 +394,11 @@ def test_signal_ends_every_worker_and_kernel_and_marks_the_run_interrupted(tmp_p
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        for k in _kernels(proc.pid):
-            k.kill()
+        for k in _kernels(proc.pid) + started:  # never leave a process behind, even when the test fails
+            try:
+                k.kill()
+            except psutil.Error:
+                pass
 
 
 # ---------------------------------------------------------------- the primer through the runner
