@@ -691,9 +691,8 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
         results[task["path"]] = r
         flag = {"ok": "ok ", "diverged": "DIV"}.get(r["status"], "ERR")
         print(f"[{flag}] {r['path']}  {r['seconds']:.1f}s" + (f"  {r['error']}" if r["error"] else ""), flush=True)
-        if cache:
-            with contextlib.suppress(OSError):
-                _cache_store(cache_dir, task["_key"], r, out_exec / r["path"], run_info)
+        with contextlib.suppress(OSError):  # stored even with cache=False: a forced run refreshes the cache
+            _cache_store(cache_dir, task["_key"], r, out_exec / r["path"], run_info)
 
     def ordered(fill_missing: bool):
         rs = []
@@ -711,7 +710,7 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
         for tmp in out_exec.rglob(".*.tmp.ipynb"):
             with contextlib.suppress(OSError):
                 tmp.unlink()
-        rep = _write_report(out, run_info, ordered(True), "interrupted", dev_desc)
+        _write_report(out, run_info, ordered(True), "interrupted", dev_desc)
         print(f"\ninterrupted ({signal.Signals(exc.signum).name}): {len(results)} of {len(paths)} notebooks finished; "
               f"{out / 'reproduction.json'} is marked interrupted", file=sys.stderr, flush=True)
         raise
@@ -878,7 +877,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(BUILD), help="output folder (default _build)")
     ap.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
                     help="notebook parameter (JSON value), e.g. -p width 64; unknown names are refused")
-    ap.add_argument("--no-cache", action="store_true", help="execute every notebook even when its cached copy is valid")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="execute every notebook even when its cached copy is valid (the cache is still refreshed)")
     ap.add_argument("--default-device", choices=DEFAULT_DEVICES,
                     help="torch's default device in the kernels (meta: proves every tensor gets an explicit device)")
     ap.add_argument("--no-check-verdicts", action="store_true", help="do not fail on unexpected verdicts")

@@ -330,6 +330,10 @@ def test_cache_reuses_an_unchanged_notebook_and_takes_new_prose(tmp_path, capsys
     assert _printed(out / "executed" / "book" / "tt" / "01_a.ipynb").startswith("DRAW")
     assert "from the cache" in report.report_markdown(second)
     assert runner.load_report(out)["run_id"] == second["run_id"]
+    drawn = _printed(out / "executed" / "book" / "tt" / "01_a.ipynb")
+    third = runner.run([nb], profile="smoke", device="cpu", jobs=1, out=out, root=tmp_path, cache=False)
+    assert not third["notebooks"][0]["cached"]  # --no-cache executes again: a new unseeded draw
+    assert _printed(out / "executed" / "book" / "tt" / "01_a.ipynb") != drawn
 
 
 @pytest.mark.notebook
