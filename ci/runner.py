@@ -35,7 +35,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import re
 import shutil
 import signal
 import subprocess
