@@ -192,12 +192,21 @@ def _display(c: Claim) -> None:
         print(_markdown(c))
 
 
+def _esc(text) -> str:
+    return str(text).replace("|", "\\|")
+
+
 def summary_markdown(claims: list[Claim] | None = None) -> str:
     """Return a Markdown table of the claims recorded in this kernel (for a notebook's closing cell)."""
     claims = recorded() if claims is None else claims
-    rows = ["| claim | paper | verdict | expected |", "|---|---|---|---|"]
+    rows = ["| claim | paper | kind | verdict | expected |", "|---|---|---|---|---|"]
     for c in claims:
-        rows.append(f"| `{c.id}` | {c.paper_ref} | {c.verdict} | {c.expected_verdict} |")
+        verdict = _esc(c.verdict + (f" ({c.reason})" if c.reason else ""))
+        mark = "" if c.matches_expected() else " ✘"
+        rows.append(f"| `{c.id}` | {_esc(c.paper_ref)} | {c.kind} | {verdict}{mark} | {c.expected_verdict} |")
+    diverged = [c.id for c in claims if c.diverged]
+    if diverged:
+        rows += ["", f"**Diverged** (non-finite metrics, not graded): {', '.join(f'`{i}`' for i in diverged)}"]
     return "\n".join(rows)
 
 

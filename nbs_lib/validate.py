@@ -28,17 +28,19 @@ def positive_int(name: str, value, *, maximum: int | None = None) -> int:
     return int(value)
 
 
-def nonnegative_int(name: str, value) -> int:
-    """Return ``value`` if it is an integer ≥ 0."""
-    if not _is_int(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+def nonnegative_int(name: str, value, *, maximum: int | None = None) -> int:
+    """Return ``value`` if it is an integer ≥ 0 (and ≤ ``maximum``)."""
+    if not _is_int(value) or value < 0 or (maximum is not None and value > maximum):
+        rng = f" in [0, {maximum}]" if maximum is not None else ""
+        raise ValueError(f"{name} must be a non-negative integer{rng}, got {value!r}")
     return int(value)
 
 
-def positive_even_int(name: str, value) -> int:
-    """Return ``value`` if it is an even integer ≥ 2 (widths of mirrored initialisations)."""
-    if not _is_int(value) or value < 2 or value % 2:
-        raise ValueError(f"{name} must be a positive even integer, got {value!r}")
+def positive_even_int(name: str, value, *, maximum: int | None = None) -> int:
+    """Return ``value`` if it is an even integer ≥ 2 (and ≤ ``maximum``; widths of mirrored initialisations)."""
+    if not _is_int(value) or value < 2 or value % 2 or (maximum is not None and value > maximum):
+        rng = f" in [2, {maximum}]" if maximum is not None else ""
+        raise ValueError(f"{name} must be a positive even integer{rng}, got {value!r}")
     return int(value)
 
 
@@ -49,15 +51,19 @@ def int_in(name: str, value, lo: int, hi: int) -> int:
     return int(value)
 
 
-def positive(name: str, value) -> float:
-    """Return ``value`` if it is a finite real number > 0 (init scales, tolerances)."""
+def positive(name: str, value, *, maximum: float | None = None) -> float:
+    """Return ``value`` if it is a finite real number > 0 (and ≤ ``maximum``; init scales, tolerances)."""
+    if maximum is not None:
+        return in_range(name, value, 0.0, maximum, lo_open=True)
     if not _is_real(value) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
-def nonnegative(name: str, value) -> float:
-    """Return ``value`` if it is a finite real number ≥ 0."""
+def nonnegative(name: str, value, *, maximum: float | None = None) -> float:
+    """Return ``value`` if it is a finite real number ≥ 0 (and ≤ ``maximum``)."""
+    if maximum is not None:
+        return in_range(name, value, 0.0, maximum)
     if not _is_real(value) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
@@ -94,16 +100,23 @@ def one_of(name: str, value, choices: Iterable) -> object:
     return value
 
 
-def int_list(name: str, values, *, minimum: int = 1, even: bool = False) -> list[int]:
-    """Return ``values`` as a non-empty list of integers ≥ ``minimum`` (even when ``even``)."""
+def int_list(name: str, values, *, minimum: int = 1, even: bool = False, maximum: int | None = None,
+             max_len: int | None = None) -> list[int]:
+    """Return ``values`` as a non-empty list of integers in [``minimum``, ``maximum``] (even when ``even``),
+    at most ``max_len`` long."""
+    kind = "even integers" if even else "integers"
+    rng = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+    length = f" (at most {max_len} of them)" if max_len is not None else ""
+    msg = f"{name} must be a non-empty list of {kind} {rng}{length}, got {values!r}"
+    if isinstance(values, (str, bytes)):
+        raise ValueError(msg)
     try:
         vals = list(values)
     except TypeError:
-        raise ValueError(f"{name} must be a non-empty list of integers >= {minimum}, got {values!r}") from None
-    bad = [v for v in vals if not _is_int(v) or v < minimum or (even and v % 2)]
-    if not vals or bad:
-        kind = "even integers" if even else "integers"
-        raise ValueError(f"{name} must be a non-empty list of {kind} >= {minimum}, got {values!r}")
+        raise ValueError(msg) from None
+    bad = [v for v in vals if not _is_int(v) or v < minimum or (even and v % 2) or (maximum is not None and v > maximum)]
+    if not vals or bad or (max_len is not None and len(vals) > max_len):
+        raise ValueError(msg)
     return [int(v) for v in vals]
 
 
