@@ -110,11 +110,13 @@ def gpu_workers(client) -> int:
     return sum(1 for w in info.get("workers", {}).values() if (w.get("resources") or {}).get("GPU", 0) >= 1)
 
 
-def run_on_cluster(paths, *, spec: str, profile: str, device: str, out_root: Path, root: Path,
-                   timeout: int = 1800, params: dict | None = None, client=None) -> list[dict]:
-    """Execute ``paths`` as tasks on the cluster ``spec``; write executed notebooks under ``out_root``.
+_TASK_KEYS = ("profile", "device", "timeout", "params", "threads", "run_id", "default_device")
 
-    Returns the runner's per-notebook results (with ``attempts`` and ``worker``), in the order of ``paths``.
+
+def execute_tasks(tasks: list[dict], *, spec: str, on_result, client=None) -> None:
+    """Run the runner's ``tasks`` (``execute_notebook`` keyword sets) as Dask tasks; call ``on_result(task, r)``.
+
+    Each executed notebook is written atomically to ``task["out_root"] / <path relative to task["root"]>``.
     """
     from distributed import KilledWorker
 
@@ -123,45 +125,57 @@ def run_on_cluster(paths, *, spec: str, profile: str, device: str, out_root: Pat
     if own:
         client, cluster = _client(spec)
     try:
-        needs_gpu = str(device).startswith("cuda")
-        resources = {"GPU": 1} if needs_gpu else None
+        needs_gpu = any(str(t.get("device", "")).startswith("cuda") for t in tasks)
         if needs_gpu and gpu_workers(client) == 0:
             raise ClusterError(
                 "device='cuda' asks for workers with the resource GPU=1 and this cluster has none; start "
                 "workers with `dask worker ... --nthreads 1 --resources GPU=1` (one CUDA_VISIBLE_DEVICES each) "
                 "or use dask-cuda's LocalCUDACluster")
-        kw = dict(profile=profile, device=device, timeout=timeout, params=params, threads=1)
-        futures = []
-        for p in paths:
-            p = Path(p).resolve()
-            rel = p.relative_to(root).as_posix()
-            key = f"nb-{rel}-{os.getpid()}-{id(futures)}"
-            futures.append((rel, client.submit(execute_task, p.read_text(), rel, kw, key, key=key, pure=False,
-                                               resources=resources)))
-        results = []
-        for rel, fut in futures:
+        submitted = []
+        for t in tasks:
+            p = Path(t["path"]).resolve()
+            rel = p.relative_to(Path(t["root"])).as_posix()
+            kw = {k: t[k] for k in _TASK_KEYS if k in t}
+            key = f"nb-{rel}-{t.get('run_id') or os.getpid()}"
+            fut = client.submit(execute_task, p.read_text(), rel, kw, key, key=key, pure=False,
+                                resources={"GPU": 1} if needs_gpu else None)
+            submitted.append((t, rel, fut))
+        for t, rel, fut in submitted:
             try:
                 r = fut.result()
             except KilledWorker as exc:
                 r = {"path": rel, "chapter": Path(rel).parts[1].split("_")[0] if len(Path(rel).parts) > 2 else "",
                      "status": "error", "seconds": 0.0, "claims": [], "attempts": 2, "executed": None,
-                     "error": f"worker died twice running this notebook ({exc}); not retried again"}
+                     "error": f"worker died twice running this notebook ({exc}); not retried again",
+                     "error_line": "worker died twice"}
             executed = r.pop("executed", None)
             if executed is not None:
-                dest = Path(out_root) / rel
+                dest = Path(t["out_root"]) / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dest.with_suffix(dest.suffix + ".tmp")
+                tmp = dest.with_name("." + dest.name + ".tmp")
                 tmp.write_text(executed)
                 os.replace(tmp, dest)
             if r.get("attempts", 1) > 1 and r["status"] == "ok":
                 r["note"] = f"retried after a worker died (attempt {r['attempts']})"
-            results.append(r)
-        return results
+            on_result(t, r)
     finally:
         if own:
             client.close()
             if cluster is not None:
                 cluster.close()
+
+
+def run_on_cluster(paths, *, spec: str, profile: str, device: str, out_root: Path, root: Path,
+                   timeout: int = 1800, params: dict | None = None, client=None) -> list[dict]:
+    """Execute ``paths`` as tasks on the cluster ``spec``; write executed notebooks under ``out_root``.
+
+    Returns the runner's per-notebook results (with ``attempts`` and ``worker``), in the order of ``paths``.
+    """
+    tasks = [dict(path=p, root=root, out_root=out_root, profile=profile, device=device, timeout=timeout,
+                  params=params, threads=1) for p in paths]
+    results = []
+    execute_tasks(tasks, spec=spec, client=client, on_result=lambda t, r: results.append(r))
+    return results
 
 
 def dumps(results: list[dict]) -> str:

@@ -630,7 +630,7 @@ def _cache_store(cache_dir: Path, key: str, r: dict, executed: Path, run: dict) 
 
 def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=1800, params=None, root=ROOT,
         threads: int | None = None, cache: bool = True, default_device: str | None = None,
-        seed: int | None = None) -> dict:
+        seed: int | None = None, cluster: str | None = None) -> dict:
     """Execute ``paths`` in parallel, write ``out/reproduction.json`` and return its content.
 
     Parameters are checked against every notebook before any kernel starts (``ValueError``). On SIGINT or
@@ -638,7 +638,13 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
     interrupted`` and :class:`Interrupted` is raised.
     """
     profile = _profiles.check_profile(profile)
-    dev_desc = device_description(device)  # fails early, with a clear message, on device="cuda" without a GPU
+    if cluster:  # the workers choose the device: on a cluster the client needs no GPU of its own
+        from ci import cluster as _cluster
+
+        _cluster.parse_address(cluster)
+        dev_desc = f"{device} (on the cluster {cluster})"
+    else:
+        dev_desc = device_description(device)  # fails early, with a clear message, on device="cuda" without a GPU
     if default_device is not None and default_device not in DEFAULT_DEVICES:
         raise ValueError(f"default_device must be one of {DEFAULT_DEVICES}, got {default_device!r}")
     params = dict(params or {})
@@ -704,7 +710,12 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
         return rs
 
     try:
-        _execute_all(tasks, jobs, on_result)
+        if cluster:
+            from ci import cluster as _cluster
+
+            _cluster.execute_tasks(tasks, spec=cluster, on_result=on_result)
+        else:
+            _execute_all(tasks, jobs, on_result)
     except Interrupted as exc:
         for tmp in out_exec.rglob(".*.tmp.ipynb"):
             with contextlib.suppress(OSError):
@@ -881,15 +892,31 @@ def main(argv=None) -> int:
     ap.add_argument("--default-device", choices=DEFAULT_DEVICES,
                     help="torch's default device in the kernels (meta: proves every tensor gets an explicit device)")
     ap.add_argument("--no-check-verdicts", action="store_true", help="do not fail on unexpected verdicts")
+    ap.add_argument("--cluster", help="run the notebooks as Dask tasks: local:N (a LocalCluster of N one-thread "
+                                      "workers) or tcp://HOST:8786 (an existing scheduler); see ci/cluster.py")
+    ap.add_argument("--plan", action="store_true", help="print the resource plan (ci/plan.py) and run nothing")
+    ap.add_argument("--gpu-mem", default="80GB", help="with --plan: the GPU memory to plan for")
+    ap.add_argument("--host-mem", default="64GB", help="with --plan: the host memory to plan for")
     a = ap.parse_args(argv)
+    if a.plan:
+        from ci import plan as _plan
+
+        extra = [str(p) for p in a.paths] + (["--chapter", a.chapter] if a.chapter else [])
+        return _plan.main(["--profile", a.profile, "--device", a.device, "--gpu-mem", a.gpu_mem,
+                           "--host-mem", a.host_mem] + extra)
     try:
         _profiles.check_profile(a.profile)
-        device_description(a.device)
+        if a.cluster:
+            from ci import cluster as _cluster
+
+            _cluster.parse_address(a.cluster)
+        else:
+            device_description(a.device)
         if a.threads is not None and a.threads < 1:
             raise ValueError(f"--threads must be an integer >= 1, got {a.threads}")
         if a.jobs is not None and a.jobs < 1:
             raise ValueError(f"--jobs must be an integer >= 1, got {a.jobs}")
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     paths = [Path(p).resolve() for p in a.paths] if a.paths else toc_notebooks(ROOT, a.chapter)
@@ -903,8 +930,8 @@ def main(argv=None) -> int:
     try:
         report = run(paths, profile=a.profile, device=a.device, jobs=a.jobs, out=Path(a.out), timeout=a.timeout,
                      params={k: _parse_value(v) for k, v in a.param}, threads=a.threads, cache=not a.no_cache,
-                     default_device=a.default_device, seed=a.seed, root=infer_root(paths))
-    except ValueError as exc:
+                     default_device=a.default_device, seed=a.seed, root=infer_root(paths), cluster=a.cluster)
+    except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Interrupted as exc:

@@ -86,3 +86,19 @@ def test_gpu_request_on_cpu_cluster_fails_fast(client, tmp_path):
     with pytest.raises(cluster.ClusterError, match="GPU=1"):
         cluster.run_on_cluster([ROOT / "book" / "intro" / "kernels_primer.ipynb"], spec="local:2", profile="smoke",
                                device="cuda", out_root=tmp_path, root=ROOT, client=client)
+
+
+def test_runner_cli_on_a_local_cluster(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "ci.runner", "--cluster", "local:2", "--profile", "smoke",
+                          "--out", str(tmp_path), str(ROOT / "book" / "intro" / "kernels_primer.ipynb")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    rep = json.loads((tmp_path / "reproduction.json").read_text())
+    assert rep["status"] == "complete" and rep["notebooks"][0]["status"] == "ok" and len(rep["claims"]) == 4
+    bad = subprocess.run([sys.executable, "-m", "ci.runner", "--cluster", "nowhere", "--profile", "smoke",
+                          str(ROOT / "book" / "intro" / "kernels_primer.ipynb")], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "--cluster must be" in bad.stderr
