@@ -36,6 +36,16 @@ from . import data, model, observables as obs, simulator as sim, theory as th
 N_MAX, D_MAX, M_MAX, STEPS_MAX, SEEDS_MAX = 20_000, 1_000_000, 65_536, 100_000, 100
 
 
+def notebook_config(cls, profile: str, sized=(), **knobs):
+    """Return ``cls.for_profile(profile, **knobs)``, except that at ``smoke`` and ``paper`` the size knobs named in
+    ``sized`` take the profile's values (the notebook's parameters cell holds the ``cpu`` sizes). Every knob is
+    validated first (at the ``cpu`` sizes), so a bad value fails at every profile, naming the parameter."""
+    cls.for_profile("cpu", **knobs)
+    if profile != "cpu":
+        knobs = {k: v for k, v in knobs.items() if k not in sized}
+    return cls.for_profile(profile, **knobs)
+
+
 def _sizes(cfg, names=("n", "d", "m")):
     lim = {"n": (2, N_MAX), "d": (2, D_MAX), "m": (1, M_MAX), "steps": (1, STEPS_MAX), "seeds": (1, SEEDS_MAX)}
     for k in names:
@@ -976,7 +986,7 @@ class ImageConfig(Config):
     simulator) and ``steps_relu`` for the ReLU net (direct GD); the claims use the window [t₀.₅, 10 t₀.₅]."""
 
     n_digits: int = 40        # digits 0/1 images (integer in [4, 63]: below d = 64)
-    n_patches: int = 200      # photo patches (integer in [4, 20000], below patch²)
+    n_patches: int = 40       # photo patches (integer in [4, 20000], below patch²)
     patch: int = 32           # side of the grey patches, d = patch² (integer in [4, 64])
     n_cifar: int = 1000       # CIFAR-10 airplane/automobile images (integer in [4, 3071])
     m: int = 256              # width (integer in [1, 65536])
@@ -988,8 +998,8 @@ class ImageConfig(Config):
     ntk_every: int = 5        # steps between NTK evaluations (integer in [1, 1000])
     PROFILES = {"smoke": dict(n_patches=40, patch=8, n_cifar=200, steps=150, steps_relu=80, ntk_every=10),
                 "cpu": {},
-                "paper": dict(n_digits=60, n_patches=1000, patch=64, n_cifar=2000, m=1024, steps=5000,
-                              steps_relu=5000, ntk_every=10)}
+                "paper": dict(n_digits=60, n_patches=1000, patch=64, n_cifar=2000, m=1024, steps=20_000,
+                              steps_relu=20_000, ntk_every=50)}
 
     def validate(self):
         validate.int_in("n_digits", self.n_digits, 4, 63)
@@ -1115,9 +1125,9 @@ class ReluConfig(Config):
     eta: float = 0.1          # step size (number in (0, 100])
     sigma0: float = 1e-3      # first-layer init std (number in [0, 10])
     v0: float = 1e-3          # second-layer init scale (number in (0, 100])
-    steps: int = 500          # GD steps (integer in [10, 100000])
+    steps: int = 800          # GD steps (integer in [10, 100000])
     seeds: int = 3            # draws (integer in [1, 100])
-    PROFILES = {"smoke": dict(d=200, steps=60, seeds=2), "cpu": {}, "paper": dict(seeds=10, steps=800)}
+    PROFILES = {"smoke": dict(d=200, steps=60, seeds=2), "cpu": {}, "paper": dict(seeds=10)}
 
     def validate(self):
         _sizes(self, ("n", "d", "m", "seeds"))
@@ -1149,7 +1159,7 @@ def relu_synthetic(cfg: ReluConfig, ctx: RunContext) -> ReluResult:
     s = ctx.seeds(cfg.seeds, "relu_synthetic")
     pb = data.make_gaussian_regression(cfg.n, cfg.d, seeds=s, device=ctx.device, dtype=ctx.dtype)
     W0, v0 = model.init_params(cfg.d, cfg.m, sigma0=cfg.sigma0, v0=cfg.v0, seeds=s, device=ctx.device, dtype=ctx.dtype)
-    rs = model.direct_gd(pb.X, pb.y, W0, v0, eta=cfg.eta, steps=cfg.steps, act="relu", ntk_every=5, knobs="eta",
+    rs = model.direct_gd(pb.X, pb.y, W0, v0, eta=cfg.eta, steps=cfg.steps, act="relu", ntk_every=25, knobs="eta",
                          on_divergence="mask")
     ls = sim.reduced_linear_gd(pb.gram(), pb.X @ W0, pb.y, v0, eta=cfg.eta, steps=cfg.steps, ntk_every=None,
                                on_divergence="mask", knobs="eta")
@@ -1173,12 +1183,12 @@ class BenchConfig(Config):
 
     n: int = 10                               # samples (integer in [2, 1000])
     m: int = 1024                             # width (integer in [1, 65536])
-    ds: tuple = (1000, 3000, 10_000, 30_000)  # dimensions of the GD timing (integers in [2, 1e6])
+    ds: tuple = (1000, 3000, 10_000)          # dimensions of the GD timing (integers in [2, 1e6])
     sim_steps: int = 200                      # simulator steps per timing (integer in [1, 10000])
     direct_steps: int = 3                     # direct steps per timing (integer in [1, 1000])
     ntk_ds: tuple = (1000, 3000, 10_000)      # dimensions of the NTK timing (integers in [2, 1e6])
     ntk_m: int = 256                          # width of the NTK timing (integer in [1, 65536])
-    repeats: int = 5                          # timed rounds (integer in [1, 100])
+    repeats: int = 3                          # timed rounds (integer in [1, 100])
     PROFILES = {"smoke": dict(ds=(1000,), sim_steps=20, direct_steps=1, ntk_ds=(300,), ntk_m=64, repeats=1),
                 "cpu": {}, "paper": dict(ds=(1000, 3000, 10_000, 30_000, 100_000), sim_steps=500, direct_steps=10,
                                          ntk_ds=(1000, 3000, 10_000, 30_000), ntk_m=1024, repeats=11)}

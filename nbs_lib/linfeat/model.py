@@ -144,7 +144,8 @@ def direct_gd(X: torch.Tensor, y: torch.Tensor, W0: torch.Tensor, v0: torch.Tens
         loss, gW, gv = loss_and_grad(X, y, W, v, act)
         return loss, (gW, gv)
 
-    res = optim.gd(loss_grad, (W0, v0), eta=eta, steps=steps, on_divergence=on_divergence, callback=callback,
+    eta_t = torch.as_tensor(eta, dtype=X.dtype, device=X.device)     # a tensor on the data's device
+    res = optim.gd(loss_grad, (W0, v0), eta=eta_t, steps=steps, on_divergence=on_divergence, callback=callback,
                    knobs=knobs)
     T = len(rec["rho"])
     return DirectRun(np.asarray(res.losses)[:T], np.stack(rec["rho"]), np.stack(rec["v"]), np.array(rec["t"]),
