@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import nbs_lib as nl
-from nbs_lib.linfeat import data, model, observables as obs, simulator as sim, theory as th
+from nbs_lib.linfeat import data, experiments as ex, model, observables as obs, simulator as sim, theory as th
 
 DT = torch.float64
 
@@ -287,7 +287,7 @@ def test_per_run_divergence_keeps_the_stable_runs():
     eta = torch.tensor(th.eta_from_k(np.array([0.5, 5.0]), C["gamma"].numpy(), 10, 32))
     K2, y2 = pb.gram().expand(2, -1, -1), pb.y.expand(2, -1)
     P2, v2 = (pb.X @ W0).expand(2, -1, -1), v0.expand(2, -1)
-    both = sim.reduced_linear_gd(K2, P2, y2, v2, eta=eta, steps=200, ntk_every=None, on_divergence="per_run")
+    both = sim.reduced_linear_gd(K2, P2, y2, v2, eta=eta, steps=200, ntk_every=None, on_divergence="mask")
     one = sim.reduced_linear_gd(pb.gram(), pb.X @ W0, pb.y, v0, eta=float(eta[0]), steps=200, ntk_every=None)
     assert both.diverged_at[0] == -1 and both.diverged_at[1] > 0
     assert np.allclose(both.loss[:, 0], one.loss[:, 0], rtol=1e-12)
@@ -303,25 +303,85 @@ def test_map_attractor_fixed_point_and_two_cycle():
     assert np.isnan(a[:, 2]).all()
 
 
-def test_stable_eta_returns_a_stable_step():
+def test_stable_eta_returns_the_largest_stable_halving():
+    """stable_eta's step, checked without the simulator: direct d-space GD (optim.gd) with its closed-form NTK stays
+    finite with η λ_max(Θ(t))/(2n) ≤ 0.9 at every step, and twice that step (the previous try) does not."""
     pa = data.make_gaussian_regression(60, 600, spectrum_kind="powerlaw", label="sign", seeds=(0,))
     K = pa.gram()
     C = obs.data_constants(K, pa.y)
-    P0 = sim.sample_P0(K, 32, 1e-3)
-    _, v = model.init_params(1, 32, sigma0=0.0, v0=1e-3)
+    W0, v = model.init_params(600, 32, sigma0=1e-3, v0=1e-3)
     eta0 = float(th.eta_from_k(1.5, C["gamma"].numpy(), 60, 32)[0])
-    eta, log = sim.stable_eta(K, P0, pa.y, v, eta0=eta0, steps=300, ntk_every=1)
-    assert eta < eta0 and (log[0][1] or log[0][2] > 0.9)
-    run = sim.reduced_linear_gd(K, P0, pa.y, v, eta=eta, steps=300, ntk_every=1)
-    assert not run.diverged and float(sim.sharpness_ratio(run, eta, 60).max()) <= 0.9
+    eta, log = sim.stable_eta(K, pa.X @ W0, pa.y, v, eta0=eta0, steps=300, ntk_every=1)
+    assert eta < eta0 and math.isclose(eta * 2 ** (len(log) - 1), eta0, rel_tol=1e-12)
+
+    def sharp(e):
+        r = model.direct_gd(pa.X, pa.y, W0, v, eta=e, steps=300, ntk_every=1)
+        return r.diverged, e * r.ntk_norm.max() / (2 * 60)
+
+    div, ratio = sharp(eta)
+    assert not div and ratio <= 0.9
+    div2, ratio2 = sharp(2 * eta)
+    assert div2 or ratio2 > 0.9
+
+
+def test_sharpness_ratio_is_eta_lambda_max_over_2n():
+    """sharpness_ratio = max_t η λ_max(Θ(t))/(2n), with Θ from autograd (nbs_lib.ntk) at the recorded steps."""
+    pb, W0, v0 = small_problem(n=6, d=40, m=8, sigma0=0.3, v0=0.5)
+    eta, T = 0.05, 6
+    run = sim.reduced_linear_gd(pb.gram(), pb.X @ W0, pb.y, v0, eta=eta, steps=T, ntk_every=T)
+    direct = model.direct_gd(pb.X, pb.y, W0, v0, eta=eta, steps=T, ntk_every=T)
+    fn = lambda p, x: model.forward(x, p["W"], p["v"])
+    lam = [float(torch.linalg.eigvalsh(nl.empirical_ntk(fn, {"W": W[0], "v": vv[0]}, pb.X[0]))[-1])
+           for W, vv in ((W0, v0), (direct.W, direct.vfin))]
+    assert math.isclose(float(sim.sharpness_ratio(run, eta, 6)[0]), eta * max(lam) / (2 * 6), rel_tol=1e-9)
+
+
+def test_t_p_continuous_is_the_crossing_time_of_the_gradient_flow():
+    """t_p_continuous = the time at which the continuous logistic s(t) = 1/(1 + (1/s₀ − 1)e^{−2kt}) gives
+    (1 − s)² = p, found here by bisection."""
+    for s0, k, p in ((1e-5, 0.3, 0.5), (3e-4, 0.1, 0.9), (1e-6, 0.05, 0.01)):
+        s = lambda t: 1 / (1 + (1 / s0 - 1) * math.exp(-2 * k * t))
+        lo, hi = 0.0, 1e4
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if (1 - s(mid)) ** 2 > p else (lo, mid)
+        assert math.isclose(float(th.t_p_continuous(s0, k, p)), lo, rel_tol=1e-9)
+
+
+def test_rank_one_theory_on_isotropic_K_is_the_first_order_logistic():
+    """With K = κI the rank-one model keeps f = c y and c ← c(1 + 2k(1 − c)), k = η√γ/(nm) (derivation in the
+    docstring's notation: b = |c|‖y‖/√κ)."""
+    n, m, kappa, eta = 7, 50, 40.0, 2.0
+    K = kappa * torch.eye(n, dtype=DT)[None]
+    y = torch.linspace(-1, 2, n, dtype=DT)[None]
+    gamma = kappa * float((y * y).sum())
+    k = eta * math.sqrt(gamma) / (n * m)
+    s0 = 1e-3
+    L = th.rank_one_theory(K, y, s0, eta, m, 60)[:, 0]
+    c = s0                                          # f(0) = s₀ (γ/φ) K y = s₀ y for K = κI
+    for t in range(61):
+        assert math.isclose(L[t], float((y * y).sum()) * (1 - c) ** 2 / (2 * n), rel_tol=1e-9)
+        c = c * (1 + 2 * k * (1 - c))
+
+
+def test_blowup_rule_is_the_one_of_optim():
+    loss = torch.tensor([1.0, 2 * nl.optim.BLOWUP, float("nan"), float("inf"), 0.5 * nl.optim.BLOWUP])
+    assert sim.blown_up(loss).tolist() == [False, True, True, True, False]
+
+
+def test_phase_time_run_masks_only_the_diverged_seed():
+    pb = data.make_gaussian_regression(10, 300, seeds=(3, 4))
+    C = obs.data_constants(pb.gram(), pb.y)
+    eta = th.eta_from_k(np.array([0.3, 6.0]), C["gamma"].numpy(), 10, 32)
+    r = ex.phase_time_run(pb, 32, sigma0=1e-3, v0=1e-3, eta=eta, seeds=[3, 4])
+    assert r["diverged"] and np.isfinite(r["measured"][0.5][0]) and np.isnan(r["measured"][0.5][1])
+    assert np.isnan(r["theory"][0.5][1])
 
 
 def test_theory_kernel_stats_track_gd():
     """The NTK built from the two-sequence ansatz tracks the measured NTK (norm within 2 %, distance within 0.02)
     until the loss reaches 1 % of its start (before the refinement below L_floor)."""
-    from nbs_lib.linfeat import experiment
-
-    e = experiment.synthetic(10, 2000, 256, sigma0=1e-3, v0=1e-3, steps=80, eta=0.1, seeds=(1,))
+    e = ex.synthetic(10, 2000, 256, sigma0=1e-3, v0=1e-3, steps=80, eta=0.1, seeds=(1,))
     t01 = int(np.floor(th.t_cross(e.traj.loss / e.traj.loss[0], 0.01)[0]))
     meas, theo = e.traj.ntk_norm[:t01, 0], e.theory["ntk_norm"][:t01, 0]
     assert np.abs(theo / meas - 1).max() < 0.02

@@ -49,14 +49,14 @@ class Problem:
         return self.X @ self.X.transpose(-1, -2)
 
 
-def spectrum(d: int, kind: str = "identity", alpha: float = 1.0, dtype=torch.float64) -> torch.Tensor:
+def spectrum(d: int, kind: str = "identity", alpha: float = 1.0, dtype=torch.float64, device="cpu") -> torch.Tensor:
     """Return the eigenvalues ``λ: (d,)`` of Σ: ones (``identity``) or ``j^{-α}`` rescaled to sum ``d`` (``powerlaw``)."""
     validate.positive_int("d", d)
     validate.one_of("spectrum", kind, ("identity", "powerlaw"))
     if kind == "identity":
-        return torch.ones(d, dtype=dtype)
+        return torch.ones(d, dtype=dtype, device=device)
     validate.positive("alpha", alpha)
-    lam = torch.arange(1, d + 1, dtype=dtype) ** (-float(alpha))
+    lam = torch.arange(1, d + 1, dtype=dtype, device=device) ** (-float(alpha))
     return lam * (d / lam.sum())
 
 
@@ -66,28 +66,30 @@ def make_gaussian_regression(n: int, d: int, *, sigma_y: float = 0.1, spectrum_k
     """Return the paper's synthetic problem for each seed in ``seeds`` (a leading batch axis).
 
     ``sigma_y`` is the noise standard deviation (the paper's "variance σ_y² = 0.01" is ``sigma_y = 0.1``);
-    ``label="sign"`` uses ``y = sign(Xβ)`` instead of the linear teacher.
+    ``label="sign"`` uses ``y = sign(Xβ)`` instead of the linear teacher. Seed ``s`` draws X, β, ξ (in this
+    order) from a generator on ``device`` seeded with ``s`` (pass seeds from :meth:`RunContext.seeds`).
     """
     validate.positive_int("n", n)
     validate.positive_int("d", d)
     validate.nonnegative("sigma_y", sigma_y)
     validate.one_of("label", label, ("linear", "sign"))
     seeds = [validate.nonnegative_int("seed", s) for s in seeds]
-    lam = spectrum(d, spectrum_kind, alpha, dtype)
+    device = torch.device(device)
+    lam = spectrum(d, spectrum_kind, alpha, dtype, device)
     Xs, ys, bs = [], [], []
     for s in seeds:
-        g = torch.Generator().manual_seed(int(s))
-        Z = torch.randn(n, d, generator=g, dtype=dtype)
+        g = torch.Generator(device=device).manual_seed(int(s))
+        Z = torch.randn(n, d, generator=g, dtype=dtype, device=device)
         X = Z * lam.sqrt()
-        beta = torch.randn(d, generator=g, dtype=dtype)
-        eps = torch.randn(n, generator=g, dtype=dtype)
+        beta = torch.randn(d, generator=g, dtype=dtype, device=device)
+        eps = torch.randn(n, generator=g, dtype=dtype, device=device)
         y = torch.sign(X @ beta) if label == "sign" else X @ beta + sigma_y * eps
         Xs.append(X)
         ys.append(y)
         bs.append(beta)
     src = (f"synthetic Gaussian regression (n={n}, d={d}, Σ={'I' if spectrum_kind == 'identity' else f'power law α={alpha:g}'}, "
            f"{'sign labels' if label == 'sign' else f'σ_y={sigma_y:g}'})")
-    return Problem(torch.stack(Xs).to(device), torch.stack(ys).to(device), torch.stack(bs).to(device), lam.to(device), src)
+    return Problem(torch.stack(Xs), torch.stack(ys), torch.stack(bs), lam, src)
 
 
 def standardize_images(X: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,7 +108,7 @@ def standardize_images(X: torch.Tensor, reference: torch.Tensor | None = None) -
 
 
 def image_binary(n: int, *, root=None, stand_in: str = "digits", patch: int = 32, seed: int = 0, pool: int = 5,
-                 dtype=torch.float64, device="cpu") -> Problem:
+                 dtype=torch.float64, device="cpu", source: str = "auto") -> Problem:
     """Return a binary image regression problem (``B = 1``) with ``y = ±1`` and standardised inputs.
 
     CIFAR-10 airplane (+1) vs automobile (−1) when ``root`` (or ``$NBS_CIFAR10_DIR``) holds the python
@@ -114,12 +116,19 @@ def image_binary(n: int, *, root=None, stand_in: str = "digits", patch: int = 32
     (``"digits"``, ``d = 64``, 360 images) or ``patch×patch`` grey patches of its two sample photos, label =
     which photo (``"patches"``, ``d = patch²``). Features are centred with the mean of ``pool·n`` images (the first ``n``
     are the training set) so that ``K`` stays invertible. ``Problem.source`` says which data was used.
+    ``source`` forces the data: ``"cifar10"`` (an error naming ``$NBS_CIFAR10_DIR`` when absent), ``"digits"``,
+    ``"patches"``, or ``"auto"`` (CIFAR-10 when present, else ``stand_in``).
     """
     validate.positive_int("n", n)
     validate.int_in("patch", patch, 2, 64)
     validate.positive_int("pool", pool)
     validate.one_of("stand_in", stand_in, ("digits", "patches"))
-    if core_data.cifar10_dir(root) is not None:
+    validate.one_of("source", source, ("auto", "cifar10", "digits", "patches"))
+    if source == "cifar10" and core_data.cifar10_dir(root) is None:
+        raise ValueError("source 'cifar10' needs the CIFAR-10 python batches: set NBS_CIFAR10_DIR (or pass root)")
+    if source in ("digits", "patches"):
+        stand_in = source
+    if source in ("auto", "cifar10") and core_data.cifar10_dir(root) is not None:
         ds = core_data.load_cifar10(root, "train", classes=(0, 1))
         total = len(ds.y)
         validate.positive_int("n", n, maximum=total)
@@ -136,9 +145,9 @@ def image_binary(n: int, *, root=None, stand_in: str = "digits", patch: int = 32
         ds = core_data.image_patches(pool * n, patch=patch, seed=seed)
         Xp, yp = ds.X, ds.y
         source = f"stand-in for CIFAR-10: {n} grey {patch}×{patch} patches of scikit-learn's two sample photos, label = which photo"
-    Xp = torch.as_tensor(Xp, dtype=dtype)
+    Xp = torch.as_tensor(Xp, dtype=dtype, device=device)
     X = standardize_images(Xp[:n], reference=Xp)
-    y = torch.as_tensor(np.where(yp[:n] == 0, 1.0, -1.0), dtype=dtype)
+    y = torch.as_tensor(np.where(yp[:n] == 0, 1.0, -1.0), dtype=dtype, device=device)
     if bool((y == y[0]).all()):
         raise ValueError(f"the drawn sample (n={n}) holds one class only; increase n")
-    return Problem(X[None].to(device), y[None].to(device), None, None, source)
+    return Problem(X[None], y[None], None, None, source)

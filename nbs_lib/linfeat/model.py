@@ -30,18 +30,20 @@ def init_params(d: int, m: int, *, sigma0: float, v0: float, seeds=(0,), sigma0_
                 dtype=torch.float64, device="cpu", generator_offset: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(W0: (B, d, m), v0: (B, m))`` for each seed: Gaussian W₀ with std ``σ₀`` and ``v_r = ±v₀``.
 
-    The generator of seed ``s`` is seeded with ``s + generator_offset`` (independent of the data's).
+    The generator of seed ``s`` (on ``device``) is seeded with ``s + generator_offset``, so that a caller that
+    passes the data's seeds still gets independent draws; experiments pass seeds of their own stream.
     """
     validate.positive_int("d", d)
     validate.positive_int("m", m)
     validate.positive("v0", v0)
     std = init_std(sigma0, sigma0_is_variance)
+    device = torch.device(device)
     Ws, vs = [], []
     for s in seeds:
-        g = torch.Generator().manual_seed(int(s) + generator_offset)
-        Ws.append(std * torch.randn(d, m, generator=g, dtype=dtype))
-        vs.append(v0 * (2.0 * torch.randint(0, 2, (m,), generator=g).to(dtype) - 1.0))
-    return torch.stack(Ws).to(device), torch.stack(vs).to(device)
+        g = torch.Generator(device=device).manual_seed(int(s) + generator_offset)
+        Ws.append(std * torch.randn(d, m, generator=g, dtype=dtype, device=device))
+        vs.append(v0 * (2.0 * torch.randint(0, 2, (m,), generator=g, device=device).to(dtype) - 1.0))
+    return torch.stack(Ws), torch.stack(vs)
 
 
 def forward(X: torch.Tensor, W: torch.Tensor, v: torch.Tensor, act: str = "linear") -> torch.Tensor:
@@ -105,20 +107,20 @@ class DirectRun:
 
 
 def direct_gd(X: torch.Tensor, y: torch.Tensor, W0: torch.Tensor, v0: torch.Tensor, *, eta: float, steps: int,
-              act: str = "linear", ntk_every: int = 1, on_divergence: str = "record") -> DirectRun:
+              act: str = "linear", ntk_every: int = 1, on_divergence: str = "record",
+              knobs: str = "the step size") -> DirectRun:
     """Return the history of full-batch GD (eq. 2) in d-space from ``(W0, v0)`` for ``steps`` steps.
 
     ``X: (B, n, d)``, ``y: (B, n)``, ``W0: (B, d, m)``, ``v0: (B, m)``. Records ρ_r (eq. 6), v_r and the loss
     every step, and the NTK statistics every ``ntk_every`` steps (closed-form NTK, which the tests check
-    against autograd). A non-finite loss stops the run (``diverged=True``) or raises with ``"raise"``.
-    The ReLU network runs through :func:`nbs_lib.optim.gd`; the linear one through :func:`_linear_loop`, the
-    same update done in place as a rank-1 update (three passes over W per step instead of about ten).
+    against autograd). The loop is :func:`nbs_lib.optim.gd` with the closed-form gradient, so divergence
+    follows the library's one blow-up rule (``on_divergence`` as there; ``knobs`` names what to change).
     """
     validate.one_of("act", act, ACTS)
     validate.nonnegative_int("steps", steps)
     validate.positive_int("ntk_every", ntk_every)
     validate.positive("eta", eta)
-    validate.one_of("on_divergence", on_divergence, ("raise", "record"))
+    validate.one_of("on_divergence", on_divergence, ("raise", "record", "mask"))
     K = X @ X.transpose(-1, -2)
     Xty = (X.transpose(-1, -2) @ y.unsqueeze(-1)).squeeze(-1)
     c = (Xty.unsqueeze(-2) @ W0).squeeze(-2)
@@ -137,19 +139,18 @@ def direct_gd(X: torch.Tensor, y: torch.Tensor, W0: torch.Tensor, v0: torch.Tens
             rec["dist"].append(obs.kernel_rel_distance(Th, Th_hat, best_scale=(act != "linear")).cpu().numpy())
             rec["kta"].append(obs.kernel_target_alignment(Th, y).cpu().numpy())
 
-    if act == "linear":
-        losses, W, v, diverged, message = _linear_loop(X, y, W0, v0, eta, steps, callback, on_divergence)
-    else:
-        def loss_grad(params):
-            W, v = params
-            loss, gW, gv = loss_and_grad(X, y, W, v, act)
-            return loss, (gW, gv)
+    def loss_grad(params):
+        W, v = params
+        loss, gW, gv = loss_and_grad(X, y, W, v, act)
+        return loss, (gW, gv)
 
-        res = optim.gd(loss_grad, (W0, v0), eta=eta, steps=steps, on_divergence=on_divergence, callback=callback)
-        losses, (W, v), diverged, message = res.losses, res.params, res.diverged, res.message
+    eta_t = torch.as_tensor(eta, dtype=X.dtype, device=X.device)     # a tensor on the data's device
+    res = optim.gd(loss_grad, (W0, v0), eta=eta_t, steps=steps, on_divergence=on_divergence, callback=callback,
+                   knobs=knobs)
     T = len(rec["rho"])
-    return DirectRun(np.asarray(losses)[:T], np.stack(rec["rho"]), np.stack(rec["v"]), np.array(rec["t"]),
-                     np.stack(rec["norm"]), np.stack(rec["dist"]), np.stack(rec["kta"]), W, v, diverged, message)
+    return DirectRun(np.asarray(res.losses)[:T], np.stack(rec["rho"]), np.stack(rec["v"]), np.array(rec["t"]),
+                     np.stack(rec["norm"]), np.stack(rec["dist"]), np.stack(rec["kta"]), res.params[0],
+                     res.params[1], res.diverged, res.message)
 
 
 def linear_step_(X: torch.Tensor, y: torch.Tensor, W: torch.Tensor, v: torch.Tensor, eta: float) -> torch.Tensor:
@@ -165,22 +166,3 @@ def linear_step_(X: torch.Tensor, y: torch.Tensor, W: torch.Tensor, v: torch.Ten
     W.add_(g * (a * v.unsqueeze(-2)))  # noqa: B018 (in-place rank-1 update)
     v.add_(dv)
     return 0.5 * (r * r).mean(-1)
-
-
-def _linear_loop(X, y, W0, v0, eta, steps, callback, on_divergence):
-    W, v = W0.clone(), v0.clone()
-    losses = []
-    for t in range(steps + 1):
-        r = y - (X @ (W @ v.unsqueeze(-1))).squeeze(-1) / W.shape[-1]
-        loss = 0.5 * (r * r).mean(-1)
-        if not bool(torch.isfinite(loss).all()):
-            msg = f"GD diverged at step {t}: non-finite loss; lower the step size"
-            if on_divergence == "raise":
-                raise optim.DivergenceError(msg)
-            return losses, W, v, True, msg
-        losses.append(loss.cpu().numpy())
-        callback(t, (W, v), loss)
-        if t == steps:
-            break
-        linear_step_(X, y, W, v, eta)
-    return losses, W, v, False, ""

@@ -29,16 +29,24 @@ def sample_P0(K: torch.Tensor, m: int, sigma0: float, *, seeds=(0,), generator_o
     validate.positive_int("m", m)
     validate.nonnegative("sigma0", sigma0)
     L = torch.linalg.cholesky(K)
-    Zs = [torch.randn(K.shape[-1], m, generator=torch.Generator().manual_seed(int(s) + generator_offset),
-                      dtype=K.dtype) for s in seeds]
-    return sigma0 * L @ torch.stack(Zs).to(K.device)
+    Zs = [torch.randn(K.shape[-1], m, dtype=K.dtype, device=K.device,
+                      generator=torch.Generator(device=K.device).manual_seed(int(s) + generator_offset))
+          for s in seeds]
+    return sigma0 * L @ torch.stack(Zs)
+
+
+def blown_up(loss: torch.Tensor) -> torch.Tensor:
+    """Return the per-run divergence mask of :mod:`nbs_lib.optim`'s one blow-up rule: a loss that is non-finite
+    or above :data:`nbs_lib.optim.BLOWUP`."""
+    return ~torch.isfinite(loss) | (loss.abs() > optim.BLOWUP)
 
 
 @dataclass
 class Trajectory:
     """History of a reduced run: ``loss: (T+1, B)``; ``rho``, ``v``: ``(T+1, B, m)`` (None unless recorded);
     ``c: (B, m)``; kernel statistics at ``ntk_t``: ``ntk_norm``, ``ntk_dist`` (to Θ̂), ``kta``, ``cos_median``
-    (median alignment cosine), ``ntk_change`` (‖Θ(t) − Θ(0)‖_F/‖Θ(0)‖_F), each ``(len(ntk_t), B)``;
+    (median alignment cosine), ``cos_share`` (share of neurons with ``‖w_r − w_r(0) − (ρ_r/γ)Xᵀy‖ ≤ |ρ_r|/(2√γ)``,
+    Lemma 5.3's first bullet, i.e. tan ∠ ≤ ½), ``ntk_change`` (‖Θ(t) − Θ(0)‖_F/‖Θ(0)‖_F), each ``(len(ntk_t), B)``;
     the final ``P`` and ``v``; ``diverged`` and ``message``.
     """
 
@@ -57,6 +65,7 @@ class Trajectory:
     diverged: bool
     message: str = ""
     diverged_at: np.ndarray | None = None
+    cos_share: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -66,16 +75,19 @@ class Trajectory:
 
 def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init: torch.Tensor, *, eta, steps: int,
                       record_neurons: bool = True, ntk_every: int | None = 1, cosine: bool = False,
-                      on_divergence: str = "record", blowup: float = 1e12) -> Trajectory:
+                      on_divergence: str = "record", knobs: str = "the step size") -> Trajectory:
     """Return the exact GD trajectory of the linear network run in kernel space (module docstring).
 
     ``K: (B, n, n)``, ``P0: (B, n, m)``, ``y: (B, n)``, ``v_init: (B, m)``; ``eta`` a number or a ``(B,)``
     tensor. ``ntk_every=None`` skips the kernel statistics; ``cosine`` adds the median alignment cosine
-    (needs K invertible). A non-finite loss stops the run: ``on_divergence="record"`` returns the finite
-    part with ``diverged=True``; ``"raise"`` raises :class:`nbs_lib.optim.DivergenceError`.
+    (needs K invertible). Divergence follows :func:`blown_up` (the rule of :mod:`nbs_lib.optim`):
+    ``on_divergence="record"`` stops at the first diverged run and returns the finite part with
+    ``diverged=True``; ``"raise"`` raises :class:`nbs_lib.optim.DivergenceError`; ``"mask"`` freezes only the
+    runs that diverged (NaN losses from then on, ``diverged_at`` per run) and goes on with the others.
+    ``knobs`` names what the user can change in the message.
     """
     validate.nonnegative_int("steps", steps)
-    validate.one_of("on_divergence", on_divergence, ("raise", "record", "per_run"))
+    validate.one_of("on_divergence", on_divergence, ("raise", "record", "mask"))
     if ntk_every is not None:
         validate.positive_int("ntk_every", ntk_every)
     if K.ndim != 3 or P0.ndim != 3 or y.ndim != 2 or v_init.ndim != 2:
@@ -90,19 +102,17 @@ def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init
     P, v = P0.clone(), v_init.clone()
     c = (y.unsqueeze(-1) * P0).sum(-2)
     losses, rhos, vs = [], [], []
-    kt, knorm, kdist, kkta, kcos, kchg = [], [], [], [], [], []
+    kt, knorm, kdist, kkta, kcos, kchg, kshare = [], [], [], [], [], [], []
     Th0 = None
     diverged, message = False, ""
-    per_run = on_divergence == "per_run"
+    per_run = on_divergence == "mask"
     div_at = np.full(B, -1)
     alive = torch.ones(B, dtype=torch.bool, device=K.device)
-    L0 = None
     for t in range(steps + 1):
         r = y - (P * v.unsqueeze(-2)).sum(-1) / m                    # elementwise + sum: faster than bmm at small n
         loss = 0.5 * (r * r).mean(-1)
+        bad = alive & blown_up(loss)
         if per_run:
-            L0 = loss.clone() if L0 is None else L0
-            bad = alive & (~torch.isfinite(loss) | (loss > blowup * L0))
             if bool(bad.any()):
                 div_at[bad.cpu().numpy()] = t
                 alive &= ~bad
@@ -110,14 +120,16 @@ def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init
                 v = torch.where(alive[:, None], v, torch.zeros_like(v))
                 r = torch.where(alive[:, None], r, torch.zeros_like(r))
                 diverged = True
-                message = f"{int((div_at >= 0).sum())} of {B} runs diverged (first at step {int(div_at[div_at >= 0].min())})"
+                message = (f"{int((div_at >= 0).sum())} of {B} runs diverged (first at step "
+                           f"{int(div_at[div_at >= 0].min())}); lower {knobs}")
             loss = torch.where(alive, loss, torch.full_like(loss, float("nan")))
-        elif not bool(torch.isfinite(loss).all()):
-            message = (f"reduced GD diverged at step {t}: non-finite loss "
-                       f"(last finite loss {losses[-1] if losses else 'none'}); lower the step size")
+        elif bool(bad.any()):
+            message = (f"reduced GD diverged at step {t}: non-finite or blown-up loss "
+                       f"(last finite loss {losses[-1] if losses else 'none'}); lower {knobs}")
             if on_divergence == "raise":
                 raise optim.DivergenceError(message)
             diverged = True
+            div_at[bad.cpu().numpy()] = t
             break
         losses.append(loss.cpu().numpy())
         if record_neurons:
@@ -133,8 +145,10 @@ def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init
             kkta.append(obs.kernel_target_alignment(Th, y).cpu().numpy())
             kchg.append(((Th - Th0).pow(2).sum((-1, -2)) / Th0.pow(2).sum((-1, -2))).sqrt().cpu().numpy())
             if cosine:
-                kcos.append(obs.alignment_cosine(K, P, P0, y).nan_to_num(0.0).median(-1).values.cpu().numpy()
-                            if t > 0 else np.full(B, np.nan))
+                cos = obs.alignment_cosine(K, P, P0, y).nan_to_num(0.0)
+                kcos.append(cos.median(-1).values.cpu().numpy() if t > 0 else np.full(B, np.nan))
+                kshare.append((cos >= 2 / 5 ** 0.5).to(K.dtype).mean(-1).cpu().numpy() if t > 0
+                              else np.full(B, np.nan))
         if t == steps:
             break
         Kr = (K @ r.unsqueeze(-1))                                   # (B, n, 1)
@@ -147,13 +161,14 @@ def reduced_linear_gd(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init
         v=stack(vs, (0, B, m)) if record_neurons else None, c=c.cpu().numpy(), ntk_t=np.array(kt, dtype=int),
         ntk_norm=stack(knorm, (0, B)), ntk_dist=stack(kdist, (0, B)), kta=stack(kkta, (0, B)),
         cos_median=stack(kcos, (0, B)) if cosine else np.zeros((0, B)), ntk_change=stack(kchg, (0, B)),
-        P=P, vfin=v, diverged=diverged, message=message, diverged_at=div_at)
+        P=P, vfin=v, diverged=diverged, message=message, diverged_at=div_at,
+        cos_share=stack(kshare, (0, B)) if cosine else np.zeros((0, B)))
 
 
 def sharpness_ratio(run: Trajectory, eta, n: int) -> np.ndarray:
     """Return ``max_t η λ_max(Θ(t)) / (2n)`` over the recorded kernel times, shape ``(B,)``: GD on the loss
     ``‖f − y‖²/(2n)`` is linearly stable at ``t`` only where this is below 1."""
-    return np.asarray(eta) * np.nanmax(run.ntk_norm, axis=0) / (2 * n)
+    return np.asarray(eta) * np.max(run.ntk_norm, axis=0) / (2 * n)
 
 
 def stable_eta(K: torch.Tensor, P0: torch.Tensor, y: torch.Tensor, v_init: torch.Tensor, *, eta0: float, steps: int,

@@ -238,3 +238,35 @@ def assumption_report(*, n: int, d: int, m: int, eta: float, sigma0: float, v0: 
         out.append(dict(condition=name, requirement=req, bound=bound, value=float(value), holds=bool(holds),
                         violation_factor=float(factor) if not holds else 1.0))
     return pd.DataFrame(out)
+
+
+def rank_one_theory(K: torch.Tensor, y: torch.Tensor, s0, eta, m: int, T: int) -> np.ndarray:
+    """Return the loss ``(T+1, B)`` of the balanced rank-one model in prediction space (spec §1.8(i), our
+    extension for anisotropic data; not in the paper)::
+
+        f ← f + η/(mn) (b K r + f (fᵀr)/b),  r = y − f,  b = √(fᵀK⁻¹f),  f(0) = s₀ (S*/γ) K y
+
+    It keeps the network rank one and balanced (‖w‖ = |v| up to the 1/m scale) but lets the one direction
+    move away from ``Xᵀy``, so on anisotropic ``K`` it fits several eigen-directions one after another.
+    ``K: (B, n, n)`` invertible, ``y: (B, n)``, ``s0`` and ``eta`` numbers or ``(B,)``. Loss ``‖y − f‖²/(2n)``.
+    """
+    n = y.shape[-1]
+    dev, dt = K.device, K.dtype
+    s0 = torch.as_tensor(_np(s0), dtype=dt, device=dev).reshape(-1, 1)
+    a = torch.as_tensor(_np(eta), dtype=dt, device=dev).reshape(-1, 1) / (m * n)
+    Ky = (K @ y.unsqueeze(-1)).squeeze(-1)
+    gamma = (y * Ky).sum(-1, keepdim=True)
+    phi = (Ky * Ky).sum(-1, keepdim=True)
+    f = s0 * (gamma / phi) * Ky
+    L = torch.linalg.cholesky(K)
+    out = []
+    for t in range(T + 1):
+        r = y - f
+        out.append((0.5 * (r * r).mean(-1)).cpu().numpy())
+        if t == T:
+            break
+        Kinv_f = torch.cholesky_solve(f.unsqueeze(-1), L).squeeze(-1)
+        b = (f * Kinv_f).sum(-1, keepdim=True).clamp_min(1e-300).sqrt()
+        Kr = (K @ r.unsqueeze(-1)).squeeze(-1)
+        f = f + a * (b * Kr + f * (f * r).sum(-1, keepdim=True) / b)
+    return np.stack(out)
