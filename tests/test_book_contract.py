@@ -1,10 +1,12 @@
 """The book's contract, checked on the sources (issues 10 and 11):
 
-- every registered claim is checked by exactly one notebook, through ``registry.check`` with a literal id,
-  and every checked id is registered (so a notebook cannot hold its own criterion);
+- every registered claim is checked by exactly one notebook, which names its id as a literal (in
+  ``registry.check`` or in a tuple a loop of checks runs over), and every id a notebook names is registered
+  (so a notebook cannot hold its own criterion);
 - notebooks never call ``claims.record`` / ``claims.grade`` (the registry judges);
 - notebooks are thin: ≤ 100 code lines (non-blank, non-comment), ≤ 2 ``def``s, ≤ 2,800 lines in all;
-- the Markdown pages (``book/**/*.md``, ``README.md``) carry no typed measured number.
+- the Markdown pages (``book/**/*.md``, ``README.md``) carry no typed measured number (a setting is
+  written as math or code, ``$\\eta = 0.1$``; results are glued or generated).
 
 Notebooks not yet migrated to the contract are listed in ``tests/pending_thin.txt`` (to be emptied).
 """
@@ -23,6 +25,8 @@ PENDING = {line.strip() for line in (ROOT / "tests" / "pending_thin.txt").read_t
            if line.strip() and not line.startswith("#")}
 CHECK = re.compile(r"registry\.check\(\s*(['\"])(?P<id>[^'\"]+)\1")
 ANY_CHECK = re.compile(r"registry\.check\(")
+# a claim id written as a string literal anywhere in a notebook (e.g. a tuple a loop of checks runs over)
+LITERAL_ID = re.compile(r"(['\"])(?P<id>(?:intro|\d{3})\.[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)+)\1")
 
 
 def _code(path: Path) -> list[str]:
@@ -37,9 +41,13 @@ def _rel(p: Path) -> str:
 def _checked_ids() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for p in NOTEBOOKS:
+        if _rel(p) in PENDING:
+            continue
+        ids = set()
         for src in _code(p):
-            for m in CHECK.finditer(src):
-                found.setdefault(m.group("id"), []).append(_rel(p))
+            ids |= {m.group("id") for m in LITERAL_ID.finditer(src)}
+        for i in ids:
+            found.setdefault(i, []).append(_rel(p))
     return found
 
 
@@ -61,8 +69,10 @@ def test_notebook_uses_the_registry_only(path):
         pytest.skip("not yet migrated (tests/pending_thin.txt)")
     src = "\n".join(_code(path))
     assert not re.search(r"\b(claims|nl)\.(record|grade)\(", src), "notebooks check claims through registry.check"
-    n_any, n_lit = len(ANY_CHECK.findall(src)), len(CHECK.findall(src))
-    assert n_any == n_lit, "registry.check takes a literal claim id (so the registry test can see it)"
+    if len(ANY_CHECK.findall(src)) > len(CHECK.findall(src)):
+        assert LITERAL_ID.search(src), (
+            "the claim ids a notebook checks must be written in it as literals (registry.check('000.x', …) or a "
+            "loop over a literal tuple of ids), so that the registry test can see them")
 
 
 def _code_lines(srcs: list[str]) -> tuple[int, int]:
