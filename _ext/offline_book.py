@@ -4,7 +4,7 @@ MathJax 3 (a subset of the npm ``mathjax@3.2.2`` package: ``tex-chtml.js``, its 
 extensions that ``autoload`` may ask for, ``ui/safe``, ``ui/lazy`` and ``a11y/assistive-mml``; licence in
 ``mathjax/LICENSE``) lives beside this file, *outside* ``_static/``: Jupyter Book 1 injects every ``.js``
 and ``.css`` found under ``_static/`` into every page, which would load MathJax's extensions eagerly.
-This extension points Sphinx's ``mathjax_path`` at ``_static/mathjax/tex-chtml.js`` and copies the
+MathJax is loaded on every page (the navigation holds math). This extension points Sphinx's ``mathjax_path`` at ``_static/mathjax/tex-chtml.js`` and copies the
 folder there when an HTML build finishes (html, dirhtml, singlehtml).
 
 It also takes Thebe off the pages (Jupyter Book 1 adds its inline configuration twice, a console error on
@@ -49,6 +49,9 @@ def _copy_mathjax(app, exception) -> None:
 
 
 def setup(app):
+    # MathJax on every page, not only on pages with equations in their body: the navigation and the
+    # page titles hold math too (e.g. "the ratio $c_1/c_2$"), and would show as raw TeX elsewhere.
+    app.set_html_assets_policy("always")
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _copy_mathjax)

@@ -16,6 +16,7 @@ Without Chromium or playwright the tests skip, saying how to install them.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -126,6 +127,11 @@ def pages(tmp_path_factory):
         page = context.new_page()
         for f in files:
             rel = f.relative_to(html).as_posix()
+            refresh = re.search(r'http-equiv="refresh" content="\d+;\s*url=([^"]+)"', f.read_text(), re.I)
+            if refresh:  # a redirect page (index.html → the book's first page): its target must exist
+                target = (f.parent / refresh.group(1).split("#")[0]).resolve()
+                results[rel] = {"redirect": str(target), "missing": not target.is_file()}
+                continue
             errors, failed = [], []
             outside.clear()
             page.on("console", on_console := (lambda m: errors.append(m.text) if m.type == "error" else None))
@@ -133,6 +139,8 @@ def pages(tmp_path_factory):
             page.on("requestfailed", on_failed := (lambda r: failed.append(f"{r.url} ({r.failure})")))
             page.goto(f.as_uri(), wait_until="load")
             site.wait_for_math(page)
+            page.evaluate("() => document.fonts.ready.then(() => true)")  # fonts requested after load
+            page.wait_for_timeout(200)
             res = page.evaluate(PAGE_CHECKS)
             page.remove_listener("console", on_console)
             page.remove_listener("pageerror", on_error)
@@ -143,7 +151,10 @@ def pages(tmp_path_factory):
         browser.close()
     summary = {"pages": len(results), "build_s": round(t_build, 1), "browser_s": round(time.time() - t0 - t_build, 1)}
     print("\nbrowser check:", json.dumps(summary))
-    return results
+    redirects = {p: r for p, r in results.items() if "redirect" in r}
+    missing = [p for p, r in redirects.items() if r["missing"]]
+    assert not missing, f"redirect pages pointing at nothing: {missing}"
+    return {p: r for p, r in results.items() if p not in redirects}
 
 
 def _report(bad: dict) -> str:
