@@ -236,7 +236,15 @@ def build_pdf(stage_dir: Path, out_pdf: Path, work: Path) -> int:
     print("$ jupyter-book build --builder singlehtml", stage_dir, flush=True)
     rc = subprocess.run(cmd, cwd=ROOT).returncode
     index = work / "_build" / "singlehtml" / "index.html"
-    if not index.is_file():
+    redirect = re.search(r'http-equiv="refresh" content="\d+;\s*url=([^"]+)"',
+                         index.read_text() if index.is_file() else "", re.I)
+    if redirect:
+        # Jupyter Book writes index.html as a redirect to the root document (book/intro.html), whose
+        # links are relative to the site's root: put the single page there.
+        page = index.parent / redirect.group(1).split("#")[0]
+        if page.is_file():
+            shutil.copy2(page, index)
+    if not index.is_file() or redirect and index.stat().st_size < 1000:
         print(f"error: the single-page build failed (exit {rc})", file=sys.stderr)
         return rc or 1
     from playwright.sync_api import sync_playwright

@@ -81,7 +81,12 @@ def data_note(ax, text: str):
     The note sits outside the data area, right-aligned under the axis, so it covers neither data nor a
     legend; its place is computed at draw time from the axis' extent.
     """
-    return ax.annotate(text, xy=(1, 0), xycoords=ax.xaxis.get_tightbbox, xytext=(0, -2),
+    def below_x_axis(renderer):
+        # the x axis' ticks and label; the axes box itself when the axis is hidden (axis("off"), images)
+        box = ax.xaxis.get_tightbbox(renderer) if ax.axison and ax.xaxis.get_visible() else None
+        return box if box is not None and box.height > 0 else ax.get_window_extent(renderer)
+
+    return ax.annotate(text, xy=(1, 0), xycoords=below_x_axis, xytext=(0, -2),
                        textcoords="offset points", fontsize=7, color="0.4", va="top", ha="right",
                        annotation_clip=False)
 

@@ -117,3 +117,18 @@ def test_data_note_sits_below_the_axis_away_from_data_and_legend():
     assert box.y1 <= axis.y0 + 0.5  # under the tick labels and the x label
     assert box.y1 <= ax[1].get_window_extent(r).y0  # outside the data area
     assert abs(box.x1 - axis.x1) < 1.0  # right-aligned with the axis
+
+
+@pytest.mark.parametrize("hide", ["axis_off", "xaxis_invisible"])
+def test_data_note_on_an_axes_without_x_axis(hide):
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.imshow(np.arange(12.0).reshape(3, 4))
+    if hide == "axis_off":
+        ax.axis("off")
+    else:
+        ax.xaxis.set_visible(False)
+    note = plotting.data_note(ax, "data: generated")
+    assert_readable(fig)
+    r = fig.canvas.get_renderer()
+    box = note.get_window_extent(r)
+    assert box.y1 <= ax.get_window_extent(r).y0 + 0.5  # under the image, not over it
