@@ -171,3 +171,13 @@ def overlapping_texts(fig, tol: float = 1.0) -> list[tuple[str, str]]:
             if _overlap(abb, bbb, tol):
                 found.append((f"figure / {where}", f"{a} / {b}"))
     return found
+
+
+def assert_readable(fig, tol: float = 1.0) -> None:
+    """Raise ``AssertionError`` naming the texts when any two texts of ``fig`` overlap once drawn.
+
+    For tests of figure helpers: draw the figure from a smoke-size result, then ``assert_readable(fig)``.
+    """
+    found = overlapping_texts(fig, tol=tol)
+    if found:
+        raise AssertionError("overlapping texts:\n" + "\n".join(f"  {w}: {what}" for w, what in found))

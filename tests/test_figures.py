@@ -1,7 +1,7 @@
 """The readability check of figures: ``nbs_lib.plotting.overlapping_texts`` finds texts drawn over each other.
 
 Chapter tests use it on their figure helpers (draw the figure at a smoke-size result, then
-``assert_readable(fig)``); the cases here are figures made to overlap and figures made not to.
+``nbs_lib.plotting.assert_readable(fig)``); the cases here are figures made to overlap and figures made not to.
 """
 import matplotlib
 
@@ -13,10 +13,15 @@ import pytest  # noqa: E402
 from nbs_lib import plotting  # noqa: E402
 
 
-def assert_readable(fig):
-    """Fail, naming the texts, when any two texts of ``fig`` overlap once drawn (for chapter tests)."""
-    found = plotting.overlapping_texts(fig)
-    assert not found, "overlapping texts:\n" + "\n".join(f"  {w}: {what}" for w, what in found)
+assert_readable = plotting.assert_readable
+
+
+def test_assert_readable_names_the_overlapping_texts():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.text(0.5, 0.5, "measured", transform=ax.transAxes)
+    ax.text(0.5, 0.5, "theory", transform=ax.transAxes)
+    with pytest.raises(AssertionError, match="text 'measured' / text 'theory'"):
+        plotting.assert_readable(fig)
 
 
 @pytest.fixture(autouse=True)
