@@ -7,11 +7,12 @@ every notebook (slow); ``NBS_BROWSER_HTML=/path/to/html`` checks an already buil
 
 Every page is opened from disk (``file://``, as a reader opens ``_build/html/index.html``) in Debian's
 Chromium driven by playwright, with every request that leaves the site refused and recorded. Checked:
-no request leaves the site and none fails, no console error, math typeset by MathJax (containers present,
-no MathJax error, no raw ``\\(``/``\\[`` left in the text), every image loaded, and no code block wider
-than the text column (pages of notebooks listed in ``tests/long_code_lines_allowed.txt`` are exempt for
-their input cells until their lines are shortened; known chapter-side defects listed in
-``tests/browser_known_issues.txt`` are tolerated for their page and check).
+no request leaves the site and none fails, no console error, math typeset by MathJax (containers
+present, no MathJax error or undefined macro, no raw ``\\(``/``\\[`` left in the text), every image
+loaded, and no code block wider than the text column (pages of notebooks listed in
+``tests/long_code_lines_allowed.txt`` are exempt for their input cells until their lines are shortened;
+known chapter-side defects listed in ``tests/browser_known_issues.txt`` are tolerated for their page and
+check).
 
 Without Chromium or playwright the tests skip, saying how to install them.
 """
@@ -62,7 +63,9 @@ async () => {
   return {
     math: document.querySelectorAll('.math, span.math, div.math').length,
     mjx: document.querySelectorAll('mjx-container').length,
-    merror: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent.slice(0, 60)),
+    merror: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.getAttribute('data-mjx-error'))
+      .concat(Array.from(document.querySelectorAll('mjx-assistive-mml mtext[mathcolor="red"]'))
+              .map(e => 'undefined macro ' + e.textContent)),
     raw, broken, wide, images: imgs.length,
   };
 }
@@ -118,6 +121,7 @@ def pages(tmp_path_factory):
     html = Path(os.environ["NBS_BROWSER_HTML"]) if os.environ.get("NBS_BROWSER_HTML") else \
         _build(tmp_path_factory.mktemp("book"))
     t_build = time.time() - t0
+    assert (html / "index.html").is_file(), f"no built book at {html}"
     files = sorted(p for p in html.rglob("*.html")
                    if not {"_static", "_sources", "_images"} & set(p.relative_to(html).parts))
     results = {}
