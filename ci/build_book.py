@@ -5,6 +5,8 @@ and render HTML with Jupyter Book 1, warnings treated as errors.
     python -m ci.build_book --profile paper       # the paper's sizes (on a GPU)
     python -m ci.build_book --chapter 001         # execute one chapter; the others render unexecuted
     python -m ci.build_book --no-execute          # render what the last run left in _build/
+    python -m ci.build_book --pdf                 # also _build/pdf/book.pdf (needs Chromium, see README)
+    python -m ci.build_book --profile smoke --out /tmp/b   # everything under /tmp/b instead of _build
 
 The sources are never modified: executed notebooks are staged with the Markdown pages in
 ``_build/stage`` and the report page there is written from ``_build/reproduction.json``. The command exits
@@ -18,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ci import runner
+from ci import runner, site
 from ci.report import CHAPTER_TITLES, VERDICT_STYLE, report_markdown  # noqa: F401
 
 ROOT = runner.ROOT
@@ -38,14 +40,14 @@ def stage(report: dict, executed: Path, dest: Path) -> None:
         if src.is_file():
             shutil.copy2(src, dest / n["path"])
     runner.atomic_write_text(dest / "book" / "report.md", report_markdown(report))
+    site.prepare_stage(dest, report)  # offline MathJax extension, cleaned notebooks, chapter overviews
 
 
-def build_html(stage_dir: Path, out: Path) -> int:
+def build_html(stage_dir: Path, out: Path, site: Path = BUILD / "site") -> int:
     """Run ``jupyter-book build`` on ``stage_dir`` with warnings as errors; copy the HTML to ``out``."""
-    site = BUILD / "site"
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage_dir), "--path-output", str(site),
            "--warningiserror", "--keep-going", "--all"]
-    print("$ jupyter-book build", stage_dir.relative_to(ROOT), flush=True)
+    print("$ jupyter-book build", stage_dir, flush=True)
     rc = subprocess.run(cmd, cwd=ROOT).returncode
     html = site / "_build" / "html"
     if html.is_dir():
@@ -65,10 +67,13 @@ def main(argv=None) -> int:
     ap.add_argument("--no-check-verdicts", action="store_true",
                     help="do not fail on unexpected verdicts (e.g. at --profile paper, where the expected verdicts "
                          "stated for cpu may legitimately change); they are still marked in the report")
+    ap.add_argument("--out", default=str(BUILD), help="build folder (default _build)")
+    ap.add_argument("--pdf", action="store_true", help="also print the whole book to <out>/pdf/book.pdf")
     a = ap.parse_args(argv)
+    build = Path(a.out).resolve()
     if a.no_execute:
         try:  # one complete run: reproduction.json and every executed notebook carry the same run id
-            report = runner.load_report(BUILD)
+            report = runner.load_report(build)
         except runner.StaleBuildError as exc:
             print(f"error: --no-execute refused: {exc}", file=sys.stderr)
             return 2
@@ -81,15 +86,17 @@ def main(argv=None) -> int:
             return 2
         paths = runner.toc_notebooks(ROOT, a.chapter)
         try:
-            report = runner.run(paths, profile=a.profile, device=a.device, jobs=a.jobs, out=BUILD)
+            report = runner.run(paths, profile=a.profile, device=a.device, jobs=a.jobs, out=build)
         except runner.Interrupted as exc:
             return 128 + exc.signum
     problems = runner.summarize(report)
     if a.no_check_verdicts:
         problems = sum(n["status"] != "ok" for n in report["notebooks"])  # failed or diverged
-    stage(report, BUILD / "executed", BUILD / "stage")
-    rc = build_html(BUILD / "stage", BUILD / "html")
-    index = BUILD / "html" / "index.html"
+    stage(report, build / "executed", build / "stage")
+    rc = build_html(build / "stage", build / "html", build / "site")
+    if a.pdf:
+        rc = site.build_pdf(build / "stage", build / "pdf" / "book.pdf", build / "site-pdf") or rc
+    index = build / "html" / "index.html"
     if rc == 0 and index.is_file():
         print(f"\nbook: {index}")
     else:

@@ -76,5 +76,108 @@ def slope_guide(ax, x, y_at_x0, slope, label=None, color=None, **kw):
 
 
 def data_note(ax, text: str):
-    """Write which data a figure used in its lower-left corner (small grey text)."""
-    ax.text(0.01, 0.01, text, transform=ax.transAxes, fontsize=7, color="0.4", va="bottom", ha="left")
+    """Write which data a figure used, in small grey text just below the x axis (ticks and label) of ``ax``.
+
+    The note sits outside the data area, right-aligned under the axis, so it covers neither data nor a
+    legend; its place is computed at draw time from the axis' extent.
+    """
+    def below_x_axis(renderer):
+        # the x axis' ticks and label; the axes box itself when the axis is hidden (axis("off"), images)
+        box = ax.xaxis.get_tightbbox(renderer) if ax.axison and ax.xaxis.get_visible() else None
+        return box if box is not None and box.height > 0 else ax.get_window_extent(renderer)
+
+    return ax.annotate(text, xy=(1, 0), xycoords=below_x_axis, xytext=(0, -2),
+                       textcoords="offset points", fontsize=7, color="0.4", va="top", ha="right",
+                       annotation_clip=False)
+
+
+# ---------------------------------------------------------------- checks on drawn figures
+def _label(kind: str, artist) -> str:
+    text = artist.get_text() if hasattr(artist, "get_text") else ""
+    return f"{kind} {text!r}" if text else kind
+
+
+def _axes_texts(ax, renderer) -> list[tuple[str, object]]:
+    """Return ``(description, window extent)`` of every visible, non-empty text of ``ax``."""
+    items = []
+
+    def add(kind, t):
+        if t is not None and t.get_visible() and t.get_text().strip():
+            bb = t.get_window_extent(renderer)
+            if bb.width > 0 and bb.height > 0:
+                items.append((_label(kind, t), bb))
+
+    for name, t in (("title", ax.title), ("left title", ax._left_title), ("right title", ax._right_title),
+                    ("x label", ax.xaxis.label), ("y label", ax.yaxis.label),
+                    ("x offset", ax.xaxis.offsetText), ("y offset", ax.yaxis.offsetText)):
+        add(name, t)
+    for axis, name in ((ax.xaxis, "x tick"), (ax.yaxis, "y tick")):
+        lo, hi = sorted(axis.get_view_interval())
+        for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+            loc = tick.get_loc()
+            if loc is None or not (lo - 1e-12 * max(1, abs(lo)) <= loc <= hi + 1e-12 * max(1, abs(hi))):
+                continue  # ticks outside the view are not drawn
+            add(name, tick.label1)
+            add(name, tick.label2)
+    for t in ax.texts:
+        add("text", t)
+    leg = ax.get_legend()
+    if leg is not None and leg.get_visible():
+        items.append(("legend", leg.get_window_extent(renderer)))
+    return items
+
+
+def _overlap(a, b, tol: float) -> bool:
+    return (min(a.x1, b.x1) - max(a.x0, b.x0) > tol) and (min(a.y1, b.y1) - max(a.y0, b.y0) > tol)
+
+
+def overlapping_texts(fig, tol: float = 1.0) -> list[tuple[str, str]]:
+    """Return the pairs of texts of ``fig`` whose boxes overlap once the figure is drawn (empty: readable).
+
+    Compared: every pair of texts within one axes (titles, axis labels, tick labels, offset texts such as
+    ``1e-8``, ``ax.text``/annotations, the legend box as one item), and every text of one axes against
+    every text of another (panel titles colliding, a label running into the next panel), plus the
+    figure's own texts (``suptitle``, ``fig.text``) against all of these. Boxes are window extents in
+    pixels after ``fig.canvas.draw()``; an overlap must exceed ``tol`` pixels in both directions.
+    Each pair is ``(where, what)``, e.g. ``("axes 0", "x tick '10' / x tick '100'")``.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    per_axes = [_axes_texts(ax, renderer) for ax in fig.axes]
+    fig_items, seen = [], set()
+    for t in fig.texts + [getattr(fig, "_suptitle", None), getattr(fig, "_supxlabel", None),
+                          getattr(fig, "_supylabel", None)]:
+        if t is not None and id(t) not in seen and t.get_visible() and t.get_text().strip():
+            seen.add(id(t))
+            fig_items.append((_label("figure text", t), t.get_window_extent(renderer)))
+    found = []
+    for i, items in enumerate(per_axes):
+        for j in range(len(items)):
+            for k in range(j + 1, len(items)):
+                if _overlap(items[j][1], items[k][1], tol):
+                    found.append((f"axes {i}", f"{items[j][0]} / {items[k][0]}"))
+    for i in range(len(per_axes)):
+        for j in range(i + 1, len(per_axes)):
+            for a, abb in per_axes[i]:
+                for b, bbb in per_axes[j]:
+                    if _overlap(abb, bbb, tol):
+                        found.append((f"axes {i} / axes {j}", f"{a} / {b}"))
+    everything = [(f"axes {i}", d, bb) for i, items in enumerate(per_axes) for d, bb in items]
+    for n, (a, abb) in enumerate(fig_items):
+        for b, bbb in fig_items[n + 1:]:
+            if _overlap(abb, bbb, tol):
+                found.append(("figure", f"{a} / {b}"))
+        for where, b, bbb in everything:
+            if _overlap(abb, bbb, tol):
+                found.append((f"figure / {where}", f"{a} / {b}"))
+    return found
+
+
+def assert_readable(fig, tol: float = 1.0) -> None:
+    """Raise ``AssertionError`` naming the texts when any two texts of ``fig`` overlap once drawn.
+
+    For tests of figure helpers: draw the figure from a smoke-size result, then ``assert_readable(fig)``.
+    """
+    found = overlapping_texts(fig, tol=tol)
+    if found:
+        raise AssertionError("overlapping texts:\n" + "\n".join(f"  {w}: {what}" for w, what in found))

@@ -1,0 +1,139 @@
+"""The readability check of figures: ``nbs_lib.plotting.overlapping_texts`` finds texts drawn over each other.
+
+Chapter tests use it on their figure helpers (draw the figure at a smoke-size result, then
+``nbs_lib.plotting.assert_readable(fig)``); the cases here are figures made to overlap and figures made not to.
+"""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nbs_lib import plotting  # noqa: E402
+
+
+assert_readable = plotting.assert_readable
+
+
+def test_assert_readable_names_the_overlapping_texts():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.text(0.5, 0.5, "measured", transform=ax.transAxes)
+    ax.text(0.5, 0.5, "theory", transform=ax.transAxes)
+    with pytest.raises(AssertionError, match="text 'measured' / text 'theory'"):
+        plotting.assert_readable(fig)
+
+
+@pytest.fixture(autouse=True)
+def _style():
+    plotting.use_style()
+    yield
+    plt.close("all")
+
+
+def _clean_figure():
+    fig, ax = plt.subplots(1, 2, figsize=(8, 3.2), constrained_layout=True)
+    x = np.linspace(0, 1, 50)
+    plotting.measured(ax[0], x, x ** 2)
+    plotting.theory(ax[0], x, x ** 2 + 0.01)
+    ax[0].legend(loc="upper left")
+    ax[0].set(title="loss", xlabel="step $t$", ylabel=r"$\ell_t/\ell_0$")
+    ax[1].plot(x, 1e-8 * x)  # offset text 1e-8 above the y axis
+    ax[1].set(title="weights", xlabel="neuron", ylabel="value")
+    fig.suptitle("a figure with two panels")
+    return fig, ax
+
+
+def test_clean_figure_has_no_overlaps():
+    fig, _ = _clean_figure()
+    assert plotting.overlapping_texts(fig) == []
+
+
+def test_texts_drawn_on_each_other_are_found():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.text(0.5, 0.5, "measured", transform=ax.transAxes)
+    ax.text(0.52, 0.51, "theory", transform=ax.transAxes)
+    ax.text(0.1, 0.9, "far away", transform=ax.transAxes)
+    found = plotting.overlapping_texts(fig)
+    assert found == [("axes 0", "text 'measured' / text 'theory'")]
+
+
+def test_crowded_tick_labels_are_found():
+    fig, ax = plt.subplots(figsize=(3, 2.5))
+    ax.set_xticks(np.arange(40))
+    ax.set_xticklabels([f"{10.0 ** k:.0e}" for k in range(40)])
+    found = plotting.overlapping_texts(fig)
+    assert found and all(w == "axes 0" and what.startswith("x tick") for w, what in found)
+    # the same axis with five ticks is readable
+    ax.set_xticks([0, 10, 20, 30, 39])
+    ax.set_xticklabels(["a", "b", "c", "d", "e"])
+    assert plotting.overlapping_texts(fig) == []
+
+
+def test_panel_titles_colliding_across_axes_are_found():
+    fig, ax = plt.subplots(1, 2, figsize=(4, 3))
+    ax[0].set_title("the Hessian's smallest eigenvalue over time")
+    ax[1].set_title("the escape time for every width")
+    found = plotting.overlapping_texts(fig)
+    assert [w for w, what in found if "title" in what] == ["axes 0 / axes 1"]
+    for a in ax:
+        a.set_title("short")
+    assert plotting.overlapping_texts(fig) == []
+
+
+def test_suptitle_over_a_panel_title_is_found():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.set_title("panel title")
+    fig.suptitle("figure title", y=0.9)  # pushed down onto the panel title
+    found = plotting.overlapping_texts(fig)
+    assert any(w.startswith("figure / axes 0") and "title 'panel title'" in what for w, what in found)
+
+
+def test_a_text_over_the_legend_is_found():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1], label="a line with a long label")
+    ax.legend(loc="lower left")
+    ax.text(0.02, 0.02, "data: digits stand-in", transform=ax.transAxes)  # the old data note's place
+    assert ("axes 0", "text 'data: digits stand-in' / legend") in plotting.overlapping_texts(fig)
+
+
+def test_tolerance_ignores_touching_boxes():
+    fig, ax = plt.subplots(figsize=(4, 3))
+    t1 = ax.text(0.3, 0.5, "left", transform=ax.transAxes)
+    fig.canvas.draw()
+    bb = t1.get_window_extent(fig.canvas.get_renderer())
+    # a second text starting exactly where the first ends (0.5 px overlap at most) is not an overlap
+    x_next = ax.transAxes.inverted().transform((bb.x1 - 0.5, bb.y0))[0]
+    ax.text(x_next, 0.5, "right", transform=ax.transAxes)
+    assert plotting.overlapping_texts(fig) == []
+    assert plotting.overlapping_texts(fig, tol=0.0) != []
+
+
+def test_data_note_sits_below_the_axis_away_from_data_and_legend():
+    fig, ax = plt.subplots(1, 2, figsize=(8, 3), constrained_layout=True)
+    for a in ax:
+        a.plot([0, 1], [0, 1], label="measured")
+        a.legend(loc="lower right")
+        a.set_xlabel("width $m$")
+    note = plotting.data_note(ax[1], "data: digits stand-in (sklearn)")
+    assert_readable(fig)
+    r = fig.canvas.get_renderer()
+    box, axis = note.get_window_extent(r), ax[1].xaxis.get_tightbbox(r)
+    assert box.y1 <= axis.y0 + 0.5  # under the tick labels and the x label
+    assert box.y1 <= ax[1].get_window_extent(r).y0  # outside the data area
+    assert abs(box.x1 - axis.x1) < 1.0  # right-aligned with the axis
+
+
+@pytest.mark.parametrize("hide", ["axis_off", "xaxis_invisible"])
+def test_data_note_on_an_axes_without_x_axis(hide):
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.imshow(np.arange(12.0).reshape(3, 4))
+    if hide == "axis_off":
+        ax.axis("off")
+    else:
+        ax.xaxis.set_visible(False)
+    note = plotting.data_note(ax, "data: generated")
+    assert_readable(fig)
+    r = fig.canvas.get_renderer()
+    box = note.get_window_extent(r)
+    assert box.y1 <= ax.get_window_extent(r).y0 + 0.5  # under the image, not over it
