@@ -1,0 +1,298 @@
+"""Chapter 003's experiments: one function per figure, table and claim protocol (the experiment contract).
+
+Each ``f(cfg, ctx)`` takes a validated :class:`~nbs_lib.experiment.Config` (sizes from the profile plus the
+notebook's knobs) and the :class:`~nbs_lib.context.RunContext`, returns a result dataclass of arrays and the
+metrics its claims need, and plots nothing. Random draws use the context's streams: integer seeds from
+``ctx.seeds(k, *keys)`` for the exact-in-law sampler (which draws on the CPU and moves to ``ctx.device``).
+
+Notebook 01: :func:`constants_table`, :func:`density` (F1, Lemma F.6 on every layer), :func:`schedule` (F2,
+Remark F.7 on every layer), :func:`norms` (F3, Lemma G.6), :func:`trunc_chi2` (Lemma G.3).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import fit, validate
+from ..context import RunContext
+from ..experiment import Config, Resources
+from . import activations as act
+from .model import implicit_forward, synthetic_sphere
+
+_B = 8  # bytes per float64
+
+#: upper limits of the size knobs (time on one CPU thread / memory of one GPU; see each Config.validate)
+MAX_N, MAX_D, MAX_L, MAX_LOG2_M = 256, 4096, 8, 22
+
+
+def _data(cfg, ctx: RunContext, corr: float = 0.0) -> torch.Tensor:
+    """Return the unit-sphere inputs ``X: (d, n)`` of a config on ``ctx.device`` (stream ``"data"``)."""
+    X, _ = synthetic_sphere(cfg.n, cfg.d, corr=corr, seed=ctx.seeds(1, "data", cfg.n, cfg.d)[0], dtype=ctx.dtype)
+    return X.to(ctx.device)
+
+
+def _check_common(cfg) -> None:
+    validate.int_in("n", cfg.n, 2, MAX_N)
+    validate.int_in("d", cfg.d, 2, MAX_D)
+
+
+def _b_grid(name, vals, hi=6.0):
+    vals = tuple(vals)
+    if not vals or any(not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= hi for v in vals):
+        raise ValueError(f"{name} must be a non-empty list of thresholds in [0, {hi:g}], got {vals!r}")
+    return vals
+
+
+# ----------------------------------------------------------------------------------------------- notebook 01
+def constants_table(bs=(0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)):
+    """Return a DataFrame of ``Q(b)``, ``e^{−b²/2}``, the normalisations and the norm-map slopes ``A(b)``."""
+    import pandas as pd
+
+    rows = []
+    for b in bs:
+        t, s = act.act_constants("threshold", b), act.act_constants("shifted", b)
+        rows.append({"b": b, "Q(b)": t["Q"], "exp(-b²/2)": math.exp(-b * b / 2), "c_thr": t["c"], "c_sh": s["c"],
+                     "A_thr": t["A"], "A_sh": s["A"]})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class DensityConfig(Config):
+    """F1: density of active units at every layer against ``b`` (Lemma F.6)."""
+
+    n: int = 16                                  # samples (integer in [2, 256])
+    d: int = 16                                  # input dimension (integer in [2, 4096])
+    L: int = 4                                   # depth (integer in [2, 8])
+    m: int = 4096                                # width (integer in [16, 2^22])
+    seeds: int = 3                               # independent networks (integer in [1, 100])
+    b_grid: tuple = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)   # thresholds (numbers in [0, 3])
+    PROFILES = {"smoke": dict(m=1024, seeds=1, b_grid=(0.0, 1.0, 2.0)), "cpu": {},
+                "paper": dict(m=16384, seeds=20)}
+
+    def validate(self):
+        _check_common(self)
+        validate.int_in("L", self.L, 2, MAX_L)
+        validate.int_in("m", self.m, 16, 2 ** MAX_LOG2_M)
+        validate.int_in("seeds", self.seeds, 1, 100)
+        _b_grid("b_grid", self.b_grid, 3.0)
+
+    def resources(self):
+        return Resources(host_bytes=3 * self.L * self.m * self.n * _B)
+
+
+@dataclass
+class DensityResult:
+    b: np.ndarray                 # (B,)
+    Q: np.ndarray                 # (B,) exact firing probability at ‖h‖ = 1
+    dens: dict                    # kind -> (B, seeds, L, n) fraction of active units of each sample and layer
+    m: int
+    max_ratio: np.ndarray         # (L,) shifted ReLU: max over b ≥ 0.5, seeds, samples of nnz / (m e^{−b²/2})
+    layer1_dev: np.ndarray        # (B,) |mean density of layer 1 − Q(b)| (shifted)
+    layer1_tol: np.ndarray        # (B,) 4 binomial standard errors + 2 % of Q(b)
+
+
+def density(cfg: DensityConfig, ctx: RunContext) -> DensityResult:
+    """Return the per-layer densities of both activations at width ``cfg.m`` (exact-in-law sampler)."""
+    X = _data(cfg, ctx)
+    b = np.asarray(cfg.b_grid, float)
+    seeds = ctx.seeds(cfg.seeds, "density", cfg.m)
+    dens = {}
+    for kind in act.KINDS:
+        rows = []
+        for bb in b:
+            spec = act.make_act(kind, float(bb), cfg.m)
+            per_seed = []
+            for s in seeds:
+                Hs, P, _ = implicit_forward(X, cfg.m, cfg.L, spec, seed=s)
+                per_seed.append(torch.stack([(H != 0).double().mean(0) for H in Hs]
+                                            + [(P > spec.tau).double().mean(0)]).cpu().numpy())
+            rows.append(per_seed)
+        dens[kind] = np.asarray(rows)
+    Q = np.array([act.Q(v) for v in b])
+    sh = dens["shifted"]
+    sel = b >= 0.5
+    ratio = sh[sel].max(axis=(1, 3)) / np.exp(-b[sel] ** 2 / 2)[:, None]          # (B', L)
+    d1 = sh[:, :, 0, :].reshape(len(b), -1).mean(1)
+    tol = 4 * np.sqrt(Q * (1 - Q) / (cfg.m * cfg.n * cfg.seeds)) + 0.02 * Q
+    return DensityResult(b, Q, dens, cfg.m, ratio.max(0), np.abs(d1 - Q), tol)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig(Config):
+    """F2: active units per layer under the schedule ``b = √(2α log m)`` (Remark F.7)."""
+
+    n: int = 16
+    d: int = 16
+    L: int = 4                                   # depth (integer in [2, 8])
+    log2_widths: tuple = tuple(range(9, 17))     # log2 of the widths (integers in [4, 22])
+    alphas: tuple = (0.1, 0.25, 0.5)             # sparsity exponents (numbers in (0, 1))
+    PROFILES = {"smoke": dict(log2_widths=(9, 11)), "cpu": {}, "paper": dict(log2_widths=tuple(range(9, 21)))}
+
+    def validate(self):
+        _check_common(self)
+        validate.int_in("L", self.L, 2, MAX_L)
+        w = validate.int_list("log2_widths", self.log2_widths, minimum=4)
+        if max(w) > MAX_LOG2_M or len(w) < 2:
+            raise ValueError(f"log2_widths must hold at least 2 integers in [4, {MAX_LOG2_M}], got {self.log2_widths!r}")
+        if not self.alphas or any(not isinstance(a, (int, float)) or not 0 < a < 1 for a in self.alphas):
+            raise ValueError(f"alphas must be numbers in (0, 1), got {self.alphas!r}")
+
+    def resources(self):
+        return Resources(host_bytes=3 * self.L * 2 ** max(self.log2_widths) * self.n * _B)
+
+
+@dataclass
+class ScheduleResult:
+    m: np.ndarray                 # (M,)
+    alphas: tuple
+    k_mean: np.ndarray            # (A, M, L) mean active units per sample
+    k_max: np.ndarray             # (A, M, L) max over samples
+    k_exact: np.ndarray           # (A, M) m·Q(b_m): the exact mean at ‖h‖ = 1
+    slopes: np.ndarray            # (A, L) fitted exponent of k_mean against m
+    under_all: np.ndarray         # (A,) bool: max count ≤ m^{1−α} at every width and layer
+
+
+def schedule(cfg: ScheduleConfig, ctx: RunContext) -> ScheduleResult:
+    """Return the active counts of every layer under ``b_m = √(2α log m)`` for each α and width."""
+    X = _data(cfg, ctx)
+    ms = 2 ** np.asarray(cfg.log2_widths)
+    A, M = len(cfg.alphas), len(ms)
+    k_mean, k_max, k_ex = np.zeros((A, M, cfg.L)), np.zeros((A, M, cfg.L)), np.zeros((A, M))
+    for i, al in enumerate(cfg.alphas):
+        for j, m in enumerate(ms):
+            spec = act.make_act("shifted", act.b_for_sparsity(int(m), al), int(m))
+            Hs, P, _ = implicit_forward(X, int(m), cfg.L, spec, seed=ctx.seeds(1, "schedule", al, int(m))[0])
+            cnt = torch.stack([(H != 0).double().sum(0) for H in Hs] + [(P > spec.tau).double().sum(0)]).cpu()
+            k_mean[i, j], k_max[i, j] = cnt.mean(1).numpy(), cnt.max(1).values.numpy()
+            k_ex[i, j] = m * act.Q(spec.b)
+    slopes = np.array([[fit.fit_power_law(ms, k_mean[i, :, l]).exponent for l in range(cfg.L)] for i in range(A)])
+    bound = ms[None, :, None] ** (1 - np.asarray(cfg.alphas))[:, None, None]
+    return ScheduleResult(ms, tuple(cfg.alphas), k_mean, k_max, k_ex, slopes, (k_max <= bound).all(axis=(1, 2)))
+
+
+@dataclass(frozen=True)
+class NormsConfig(Config):
+    """F3: spread of the feature norms per layer (Lemma G.6) and its growth (our Finding 2)."""
+
+    n: int = 16
+    d: int = 16
+    L: int = 4
+    m: int = 4096
+    seeds: int = 3
+    bs: tuple = (0.0, 1.0, 1.5, 2.0)             # thresholds (numbers in [0, 3])
+    PROFILES = {"smoke": dict(m=1024, seeds=1), "cpu": {}, "paper": dict(m=16384, seeds=20)}
+
+    def validate(self):
+        _check_common(self)
+        validate.int_in("L", self.L, 2, MAX_L)
+        validate.int_in("m", self.m, 16, 2 ** MAX_LOG2_M)
+        validate.int_in("seeds", self.seeds, 1, 100)
+        _b_grid("bs", self.bs, 3.0)
+
+    def resources(self):
+        return Resources(host_bytes=3 * (self.L + 1) * self.m * self.n * _B)
+
+
+@dataclass
+class NormsResult:
+    bs: tuple
+    L: int
+    m: int
+    std: dict                     # (kind, b) -> (L,) std of ‖h_iℓ‖ over samples and seeds
+    dev: dict                     # (kind, b) -> (L,) max |‖h_iℓ‖ − 1|
+    pred: dict                    # (kind, b) -> (L,) linear-noise prediction ½√((V/m) Σ_{j<ℓ} A^{2j})
+    layer1_dev: float             # max over kinds and b ≤ 1 of the layer-1 deviation
+    deep_dev: float               # max over kinds and every b of the layer-L deviation
+    growth: np.ndarray            # threshold b = 1.5: std_{ℓ+1}/std_ℓ
+    A15: float                    # A(1.5) of the threshold activation
+    amplification: float          # threshold b = 1.5: std_L / std_1
+    relu_amplification: float     # b = 0: std_L / std_1
+
+
+def norms(cfg: NormsConfig, ctx: RunContext) -> NormsResult:
+    """Return the per-layer norm statistics of both activations at each threshold."""
+    X = _data(cfg, ctx)
+    seeds = ctx.seeds(cfg.seeds, "norms", cfg.m)
+    std, dev, pred = {}, {}, {}
+    for kind in act.KINDS:
+        for b in cfg.bs:
+            spec = act.make_act(kind, float(b), cfg.m)
+            nrm = np.array([[H.norm(dim=0).cpu().numpy() for H in implicit_forward(X, cfg.m, cfg.L + 1, spec,
+                                                                                    seed=s)[0]] for s in seeds])
+            flat = nrm.transpose(1, 0, 2).reshape(cfg.L, -1)
+            std[kind, b], dev[kind, b] = flat.std(1), np.abs(flat - 1).max(1)
+            k = act.act_constants(kind, float(b))
+            pred[kind, b] = 0.5 * np.sqrt(k["V"] / cfg.m * np.cumsum(k["A"] ** (2 * np.arange(cfg.L))))
+    small = [b for b in cfg.bs if b <= 1.0]
+    thr = std.get(("threshold", 1.5))
+    relu = std.get(("shifted", 0.0))
+    return NormsResult(
+        tuple(cfg.bs), cfg.L, cfg.m, std, dev, pred,
+        max(dev[k, b][0] for k in act.KINDS for b in small) if small else math.nan,
+        max(dev[k, b][-1] for k in act.KINDS for b in cfg.bs),
+        thr[1:] / thr[:-1] if thr is not None else np.array([math.nan]),
+        act.act_constants("threshold", 1.5)["A"],
+        float(thr[-1] / thr[0]) if thr is not None else math.nan,
+        float(relu[-1] / relu[0]) if relu is not None else math.nan)
+
+
+@dataclass(frozen=True)
+class TruncChi2Config(Config):
+    """Lemma G.3: the b-truncated chi-square ``X = Σ_{i≤n} Y_i²``, ``Y_i ~ N(0,1) | Y_i > b``."""
+
+    bs: tuple = (0.5, 1.0, 2.0)                  # truncation points (numbers in [0, 4])
+    log2_n: tuple = tuple(range(4, 13))          # log2 of the number of terms (integers in [1, 16])
+    draws: int = 2000                            # draws of X per (b, n) (integer in [100, 100000])
+    PROFILES = {"smoke": dict(log2_n=(4, 6, 8), draws=400), "cpu": {}, "paper": dict(draws=20000)}
+
+    def validate(self):
+        _b_grid("bs", self.bs, 4.0)
+        w = validate.int_list("log2_n", self.log2_n, minimum=1)
+        if max(w) > 16 or len(w) < 2:
+            raise ValueError(f"log2_n must hold at least 2 integers in [1, 16], got {self.log2_n!r}")
+        validate.int_in("draws", self.draws, 100, 100000)
+
+    def resources(self):
+        return Resources(host_bytes=3 * self.draws * 2 ** max(self.log2_n) * _B)
+
+
+@dataclass
+class TruncChi2Result:
+    bs: tuple
+    n: np.ndarray                 # (N,)
+    mean: np.ndarray              # (B, N) mean of X/n
+    se: np.ndarray                # (B, N) its standard error
+    std: np.ndarray               # (B, N) std of X/n
+    mu: np.ndarray                # (B,) the lemma's centre 1 + bϕ(b)/Q(b)
+    mu_particular: np.ndarray     # (B,) the "in particular" centre 1 + b(b+1)
+    max_z: float                  # max |mean − mu| / se
+    std_slope: np.ndarray         # (B,) fitted exponent of std(X/n) against n
+    far_particular: float         # min over b of P(|X − n(1+b(b+1))| ≥ 0.1 n) at the largest n
+
+
+def trunc_chi2(cfg: TruncChi2Config, ctx: RunContext) -> TruncChi2Result:
+    """Return the moments of ``X/n`` by inverse-CDF sampling of the truncated normals (float64)."""
+    ns = 2 ** np.asarray(cfg.log2_n)
+    B, N = len(cfg.bs), len(ns)
+    mean, se, std = np.zeros((B, N)), np.zeros((B, N)), np.zeros((B, N))
+    far = np.zeros(B)
+    for i, b in enumerate(cfg.bs):
+        lo = 0.5 * math.erfc(-b / math.sqrt(2))                     # Φ(b)
+        for j, n in enumerate(ns):
+            u = torch.rand(cfg.draws, int(n), generator=ctx.generator("chi2", b, int(n), device="cpu"),
+                           dtype=torch.float64, device="cpu")
+            p = (lo + u * (1 - lo)).clamp(max=1 - 1e-16)
+            Y = math.sqrt(2) * torch.erfinv(2 * p - 1)
+            Xn = (Y * Y).mean(1).numpy()
+            mean[i, j], std[i, j] = Xn.mean(), Xn.std(ddof=1)
+            se[i, j] = std[i, j] / math.sqrt(cfg.draws)
+            if j == N - 1:
+                far[i] = float(np.mean(np.abs(Xn - (1 + b * (b + 1))) >= 0.1))
+    bs = np.asarray(cfg.bs, float)
+    mu = np.array([1 + b * act.pdf(b) / act.Q(b) for b in bs])
+    slopes = np.array([fit.fit_power_law(ns, std[i]).exponent for i in range(B)])
+    return TruncChi2Result(tuple(cfg.bs), ns, mean, se, std, mu, 1 + bs * (bs + 1),
+                           float(np.max(np.abs(mean - mu[:, None]) / se)), slopes, float(far.min()))

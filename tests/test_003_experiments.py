@@ -1,0 +1,57 @@
+"""Chapter 003: the experiment functions at smoke size against independent computations, and config validation."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import nbs_lib as nl
+from nbs_lib.subquad import experiments as ex
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return nl.run_context("smoke", "cpu", 0, announce=False)
+
+
+def test_density_layer1_is_q_and_ratio_matches_counts(ctx):
+    cfg = ex.DensityConfig.for_profile("smoke", n=8, d=8, L=3, m=512, b_grid=(0.5, 1.0))
+    r = ex.density(cfg, ctx)
+    assert r.dens["shifted"].shape == (2, 1, 3, 8)
+    # layer-1 density vs Q(b) = scipy's normal tail: within 4 binomial SE + 2 % (the registered tolerance)
+    q = stats.norm.sf([0.5, 1.0])
+    mean1 = r.dens["shifted"][:, :, 0, :].reshape(2, -1).mean(1)
+    assert np.all(np.abs(mean1 - q) <= 4 * np.sqrt(q * (1 - q) / (512 * 8)) + 0.02 * q)
+    # max_ratio recomputed from the densities by hand
+    nnz = r.dens["shifted"] * 512
+    by_hand = max(nnz[i, :, 0, :].max() / (512 * math.exp(-b * b / 2)) for i, b in enumerate((0.5, 1.0)))
+    assert r.max_ratio[0] == pytest.approx(by_hand)
+
+
+def test_trunc_chi2_mean_matches_scipy_truncnorm(ctx):
+    cfg = ex.TruncChi2Config.for_profile("smoke", bs=(1.0,), log2_n=(4, 6), draws=400)
+    r = ex.trunc_chi2(cfg, ctx)
+    m2 = stats.truncnorm.moment(2, 1.0, np.inf)              # E[Y²] for Y ~ N(0,1) | Y > 1
+    assert r.mu[0] == pytest.approx(m2, rel=1e-10)
+    assert np.all(np.abs(r.mean[0] - m2) <= 4 * r.se[0])
+    assert r.mu_particular[0] == 3.0
+
+
+def test_schedule_exact_mean_and_counts(ctx):
+    cfg = ex.ScheduleConfig.for_profile("smoke", n=8, d=8, L=2, alphas=(0.5,))
+    r = ex.schedule(cfg, ctx)
+    m = r.m.astype(float)
+    b = np.sqrt(2 * 0.5 * np.log(m))
+    assert r.k_exact[0] == pytest.approx(m * stats.norm.sf(b), rel=1e-10)
+    assert np.all(r.k_max >= r.k_mean)
+
+
+@pytest.mark.parametrize("cls, knobs, name", [
+    (ex.DensityConfig, {"m": 2 ** 23}, "m"), (ex.DensityConfig, {"L": 9}, "L"), (ex.DensityConfig, {"n": 1}, "n"),
+    (ex.DensityConfig, {"b_grid": (0.0, 4.0)}, "b_grid"), (ex.ScheduleConfig, {"log2_widths": (9, 30)}, "log2_widths"),
+    (ex.ScheduleConfig, {"alphas": (1.5,)}, "alphas"), (ex.NormsConfig, {"seeds": 0}, "seeds"),
+    (ex.TruncChi2Config, {"draws": 10}, "draws"), (ex.DensityConfig, {"widht": 3}, "unknown"),
+])
+def test_configs_reject_bad_values_naming_the_parameter(cls, knobs, name):
+    with pytest.raises(ValueError, match=name):
+        cls.for_profile("cpu", **knobs)
