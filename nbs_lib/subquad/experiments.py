@@ -296,3 +296,335 @@ def trunc_chi2(cfg: TruncChi2Config, ctx: RunContext) -> TruncChi2Result:
     slopes = np.array([fit.fit_power_law(ns, std[i]).exponent for i in range(B)])
     return TruncChi2Result(tuple(cfg.bs), ns, mean, se, std, mu, 1 + bs * (bs + 1),
                            float(np.max(np.abs(mean - mu[:, None]) / se)), slopes, float(far.min()))
+
+
+# ----------------------------------------------------------------------------------------------- notebook 05
+def _weights(m: int, ctx: RunContext, key, dtype=torch.float32) -> torch.Tensor:
+    """Return an explicit ``W_L(0): (m, m)`` with entries ``N(0, 2/m)`` on ``ctx.device`` (stream ``key``)."""
+    g = ctx.generator("W", key, m, device="cpu")
+    return (torch.randn(m, m, generator=g, dtype=dtype, device="cpu") * math.sqrt(2 / m)).to(ctx.device)
+
+
+@dataclass(frozen=True)
+class SameIteratesConfig(Config):
+    """Every GN implementation gives the same iterates; ΔW_L keeps rank ≤ n (Alg. 2–4, Lemma C.2)."""
+
+    n: int = 32                                  # samples (integer in [2, 256])
+    d: int = 16
+    m: int = 256                                 # width of the explicit network (integer in [16, 512]: J is n×m²)
+    steps: int = 4                               # GN steps compared (integer in [1, 20])
+    PROFILES = {"smoke": dict(m=128, n=16), "cpu": {}, "paper": dict(m=512)}
+
+    def validate(self):
+        _check_common(self)
+        validate.int_in("m", self.m, 16, 512)
+        validate.int_in("steps", self.steps, 1, 20)
+
+    def resources(self):
+        return Resources(host_bytes=2 * self.n * self.m ** 2 * _B + 8 * self.m ** 2 * _B)
+
+
+@dataclass
+class SameIteratesResult:
+    res: dict                     # implementation -> residual norms ‖r_t‖
+    rel_diff: float               # max relative difference to dense GN above the round-off floor
+    ranks: list                   # rank(W_L(t) − W_L(0)), t = 1..6 (η = 0.5)
+    n: int
+
+
+def same_iterates(cfg: SameIteratesConfig, ctx: RunContext) -> SameIteratesResult:
+    """Return the residual sequences of six GN implementations and the ranks of ΔW_L(t)."""
+    from . import trainers as tr
+    from .model import frozen_features, init_network
+
+    X, y = synthetic_sphere(cfg.n, cfg.d, seed=ctx.seeds(1, "data", cfg.n, cfg.d)[0], dtype=ctx.dtype)
+    X, y = X.to(ctx.device), y.to(ctx.device)
+    spec = act.make_act("shifted", 1.0, cfg.m)
+    net = init_network(cfg.d, cfg.m, 2, spec, seed=ctx.seeds(1, "same", cfg.m)[0], device=ctx.device)
+    H, W, a = frozen_features(net, X), net.W[-1], net.a
+    impls = {"dense GN": tr.DenseGN(H, W, a, y, spec), "Alg. 2, restart never": tr.PaperGN(H, W, a, y, spec),
+             "Alg. 2, restart ⌈m^0.32⌉": tr.PaperGN(H, W, a, y, spec, restart="paper"),
+             "Alg. 2, merge same V": tr.PaperGN(H, W, a, y, spec, merge_same_V=True),
+             "explicit-Jacobian GN": tr.ExplicitJacobianGN(H, W, a, y, spec),
+             "frozen-feature GN": tr.FrozenFeatureGN(H, W @ H, a, y, spec)}
+    res = {k: tr.run(v, cfg.steps, tol=1e-12)["res"] for k, v in impls.items()}
+    T = min(len(v) for v in res.values())
+    ref = res["dense GN"][:T]
+    above = ref / ref[0] >= 1e-10
+    rel = max(float(np.max(np.abs(v[:T] - ref)[above] / ref[above])) for v in res.values())
+    dense = tr.DenseGN(H, W, a, y, spec, eta=0.5)
+    ranks = []
+    for _ in range(6):
+        dense.step()
+        ranks.append(int(torch.linalg.matrix_rank(dense.W - W, rtol=1e-8)))
+    return SameIteratesResult(res, rel, ranks, cfg.n)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig(Config):
+    """F13: time per GN iteration against m (float32, one CPU thread in the book), all timings by ``bench``."""
+
+    n: int = 32                                  # samples (integer in [2, 256])
+    d: int = 16
+    widths: tuple = (512, 1024, 2048, 4096, 8192)   # widths (integers in [64, 32768])
+    repeats: int = 5                             # interleaved timed rounds (integer in [3, 100])
+    alpha_sp: float = 0.25                       # sparsity exponent of the schedule (number in (0, 1))
+    PROFILES = {"smoke": dict(widths=(256, 512), repeats=3), "cpu": {},
+                "paper": dict(widths=(2048, 4096, 8192, 16384, 32768), repeats=11)}
+
+    def validate(self):
+        _check_common(self)
+        w = validate.int_list("widths", self.widths, minimum=64)
+        if max(w) > 32768 or len(w) < 2:
+            raise ValueError(f"widths must hold at least 2 integers in [64, 32768], got {self.widths!r}")
+        validate.int_in("repeats", self.repeats, 3, 100)
+        validate.in_range("alpha_sp", self.alpha_sp, 0, 1, lo_open=True, hi_open=True)
+
+    def resources(self):
+        m = max(self.widths)
+        return Resources(host_bytes=6 * m * m * 4, device_bytes=6 * m * m * 4)
+
+
+@dataclass
+class RuntimeResult:
+    m: np.ndarray
+    n: int
+    variants: tuple                       # dense, alg2 (b=1), alg2 (schedule), frozen
+    median_ms: dict                       # variant -> (M,)
+    q1_ms: dict
+    q3_ms: dict
+    flops: dict                           # variant -> (M,) counted flops of one step
+    weight_reads: dict                    # alg2 variants -> (M,) weight entries read per step
+    time_exp: dict                        # variant -> fitted wall-clock exponent over all widths
+    speedup_frozen: np.ndarray            # (M,) dense / frozen, medians
+    speedup_frozen_ci: np.ndarray         # (M, 2) conservative range from the quartiles
+    speedup_alg2: np.ndarray              # (M,) dense / alg2 (schedule)
+    speedup_alg2_ci: np.ndarray
+    flop_ratio: np.ndarray                # (M,) op-count model dense / frozen
+    threads: int
+    device: str
+
+
+def runtime(cfg: RuntimeConfig, ctx: RunContext) -> RuntimeResult:
+    """Return the interleaved timings (median, quartiles) of one GN step of each trainer at every width."""
+    from .. import bench
+    from . import ops
+    from . import trainers as tr
+    from .model import implicit_features
+
+    X, y = synthetic_sphere(cfg.n, cfg.d, seed=ctx.seeds(1, "data", cfg.n, cfg.d)[0], dtype=ctx.dtype)
+    X, y = X.to(ctx.device), y.to(ctx.device, torch.float32)
+    names = ("dense", "alg2 (b=1)", "alg2 (schedule)", "frozen")
+    med, q1, q3, fl = ({k: [] for k in names} for _ in range(4))
+    reads = {k: [] for k in names[1:3]}
+    spd, spd_ci, spa, spa_ci = [], [], [], []
+    for m in cfg.widths:
+        W = _weights(m, ctx, "runtime")
+        made = {}
+        for label, b in (("b=1", 1.0), ("schedule", act.b_for_sparsity(m, cfg.alpha_sp))):
+            spec = act.make_act("shifted", b, m)
+            H, _, a = implicit_features(X, m, 2, spec, seed=ctx.seeds(1, "runtime", m)[0])
+            H, a = H.float(), a.float()
+            made[f"alg2 ({label})"] = tr.PaperGN(H, W, a, y, spec, track=False, eta=0.5)
+            if label == "b=1":
+                made["dense"] = tr.DenseGN(H, W, a, y, spec, track=False, eta=0.5)
+                made["frozen"] = tr.FrozenFeatureGN(H, W @ H, a, y, spec, track=False, eta=0.5)
+        for k in names:
+            fl[k].append(made[k].step()["flops"])
+        for k in reads:
+            before = made[k].lrm.counters["weight_reads"]
+            made[k].step()
+            reads[k].append(made[k].lrm.counters["weight_reads"] - before)
+        t = bench.compare({k: made[k].step for k in names}, repeats=cfg.repeats, device=str(ctx.device))
+        for k in names:
+            med[k].append(1e3 * t[k].median)
+            q1[k].append(1e3 * t[k].q1)
+            q3[k].append(1e3 * t[k].q3)
+        s, ci = bench.speedup(t, "dense", "frozen")
+        spd.append(s), spd_ci.append(ci)
+        s, ci = bench.speedup(t, "dense", "alg2 (schedule)")
+        spa.append(s), spa_ci.append(ci)
+        del made, W
+    ms = np.asarray(cfg.widths, float)
+    arr = lambda dct: {k: np.asarray(v, float) for k, v in dct.items()}
+    med = arr(med)
+    ratio = np.array([ops.op_count("dense", n=cfg.n, m=int(m))["flops"] / ops.op_count("frozen", n=cfg.n, m=int(m))[
+        "flops"] for m in ms])
+    return RuntimeResult(ms, cfg.n, names, med, arr(q1), arr(q3), arr(fl), arr(reads),
+                         {k: fit.fit_power_law(ms, med[k]).exponent for k in names},
+                         np.asarray(spd), np.asarray(spd_ci), np.asarray(spa), np.asarray(spa_ci), ratio,
+                         torch.get_num_threads(), str(ctx.device))
+
+
+@dataclass(frozen=True)
+class SparseForwardConfig(Config):
+    """F14: ``W H`` through the active units only (embedding_bag over rows of Wᵀ) against one dense GEMM."""
+
+    n: int = 32
+    d: int = 16
+    widths: tuple = (1024, 4096)                 # widths (integers in [64, 32768])
+    bs: tuple = (1.0, 1.5, 2.0, 2.5)             # thresholds (numbers in [0, 4])
+    repeats: int = 7                             # interleaved timed rounds (integer in [3, 100])
+    PROFILES = {"smoke": dict(widths=(512,), repeats=3), "cpu": {}, "paper": dict(widths=(4096, 16384), repeats=11)}
+
+    def validate(self):
+        _check_common(self)
+        w = validate.int_list("widths", self.widths, minimum=64)
+        if max(w) > 32768:
+            raise ValueError(f"widths must be integers in [64, 32768], got {self.widths!r}")
+        _b_grid("bs", self.bs, 4.0)
+        validate.int_in("repeats", self.repeats, 3, 100)
+
+    def resources(self):
+        return Resources(host_bytes=3 * max(self.widths) ** 2 * 4)
+
+
+def sparse_forward(cfg: SparseForwardConfig, ctx: RunContext):
+    """Return a DataFrame: m, b, density, dense GEMM and sparse gather medians (ms), speed-up and its range."""
+    import pandas as pd
+
+    from .. import bench
+    from .lrm import sparse_left_product, to_sparse_cols
+    from .model import implicit_features
+
+    X = _data(cfg, ctx)
+    rows = []
+    for m in cfg.widths:
+        W = _weights(m, ctx, "sparse")
+        WT = W.T.contiguous()
+        for b in cfg.bs:
+            spec = act.make_act("shifted", float(b), m)
+            H = implicit_features(X, m, 2, spec, seed=ctx.seeds(1, "sparse", m)[0])[0].float()
+            Hs = to_sparse_cols(H)
+            t = bench.compare({"dense": lambda: W @ H, "sparse": lambda: sparse_left_product(WT, Hs)},
+                              repeats=cfg.repeats, device=str(ctx.device))
+            s, (lo, hi) = bench.speedup(t, "dense", "sparse")
+            rows.append({"m": m, "b": b, "density": Hs.nnz / H.numel(), "dense GEMM ms": 1e3 * t["dense"].median,
+                         "sparse gather ms": 1e3 * t["sparse"].median, "speed-up": s, "range lo": lo, "range hi": hi})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class LrmCostConfig(Config):
+    """Lemma C.4 / Cor. C.5: time of the forward query ``(W + ΔW) h`` with ΔW of rank r, sparse ``h``."""
+
+    n: int = 32
+    d: int = 16
+    m: int = 4096                                # width (integer in [256, 32768])
+    b: float = 2.0                               # threshold of the sparse input (number in [0, 4])
+    ranks: tuple = (0, 64, 128, 256, 512)        # ranks r of ΔW (integers in [0, m])
+    repeats: int = 7
+    PROFILES = {"smoke": dict(m=512, ranks=(0, 32, 64), repeats=3), "cpu": {}, "paper": dict(m=16384, repeats=11)}
+
+    def validate(self):
+        _check_common(self)
+        validate.int_in("m", self.m, 256, 32768)
+        validate.in_range("b", self.b, 0, 4)
+        if len(self.ranks) < 3 or any(not isinstance(r, int) or not 0 <= r <= self.m for r in self.ranks):
+            raise ValueError(f"ranks must hold at least 3 integers in [0, m], got {self.ranks!r}")
+        validate.int_in("repeats", self.repeats, 3, 100)
+
+    def resources(self):
+        return Resources(host_bytes=3 * self.m ** 2 * 4 + 2 * self.m * max(self.ranks) * 4)
+
+
+@dataclass
+class LrmCostResult:
+    ranks: np.ndarray
+    median_ms: np.ndarray                 # (R,)
+    q1_ms: np.ndarray
+    q3_ms: np.ndarray
+    k: float                              # mean active units per column of the input
+    m: int
+    fit_r2: float                         # R² of the straight line t = t0 + c_r·r
+    slope_ms_per_rank: float              # c_r
+    ms_per_active: float                  # time of the sparse base product per active unit (r = 0)
+    per_unit_ratio: float                 # c_r / (t(r=0)/k): cost of one rank against one active unit
+
+
+def lrm_cost(cfg: LrmCostConfig, ctx: RunContext) -> LrmCostResult:
+    """Return the timings of ``LowRankMaintenance.query`` on sparse columns against the rank of ΔW."""
+    from .. import bench
+    from .lrm import LowRankMaintenance, to_sparse_cols
+    from .model import implicit_features
+
+    X = _data(cfg, ctx)
+    spec = act.make_act("shifted", float(cfg.b), cfg.m)
+    H = implicit_features(X, cfg.m, 2, spec, seed=ctx.seeds(1, "lrm", cfg.m)[0])[0].float()
+    Hs = to_sparse_cols(H)
+    W = _weights(cfg.m, ctx, "lrm")
+    g = ctx.generator("lrm-factors", device="cpu")
+    structs = {}
+    for r in cfg.ranks:
+        lrm = LowRankMaintenance([W])
+        if r:
+            U = torch.randn(cfg.m, r, generator=g, device="cpu").to(ctx.device)
+            V = torch.randn(cfg.m, r, generator=g, device="cpu").to(ctx.device)
+            lrm.update(0, U / cfg.m, V)
+        structs[r] = lrm
+    t = bench.compare({r: (lambda s=s: s.query(0, Hs)) for r, s in structs.items()}, repeats=cfg.repeats,
+                      device=str(ctx.device))
+    rs = np.asarray(cfg.ranks, float)
+    med = np.array([1e3 * t[r].median for r in cfg.ranks])
+    c, t0 = np.polyfit(rs, med, 1)
+    pred = t0 + c * rs
+    r2 = 1 - np.sum((med - pred) ** 2) / np.sum((med - med.mean()) ** 2)
+    k = Hs.nnz / cfg.n
+    per_active = med[list(cfg.ranks).index(0)] / k if 0 in cfg.ranks else math.nan
+    return LrmCostResult(rs, med, np.array([1e3 * t[r].q1 for r in cfg.ranks]),
+                         np.array([1e3 * t[r].q3 for r in cfg.ranks]), k, cfg.m, float(r2), float(c),
+                         float(per_active), float(c / per_active))
+
+
+@dataclass(frozen=True)
+class RestartConfig(Config):
+    """F15: counted flops of Algorithm 2 per iteration under each restart policy (Lemma C.2, Remark C.3)."""
+
+    n: int = 16
+    d: int = 16
+    m: int = 2048                                # width (integer in [64, 16384])
+    steps: int = 16                              # iterations (integer in [2, 200])
+    PROFILES = {"smoke": dict(m=512, steps=8), "cpu": {}, "paper": dict(m=8192, steps=32)}
+
+    def validate(self):
+        _check_common(self)
+        validate.int_in("m", self.m, 64, 16384)
+        validate.int_in("steps", self.steps, 2, 200)
+
+    def resources(self):
+        return Resources(host_bytes=12 * self.m ** 2 * 4)
+
+
+@dataclass
+class RestartResult:
+    policies: tuple
+    flops: dict                           # policy -> (steps,) counted flops of each iteration
+    restart_flops: dict                   # policy -> amortised restart flops per iteration
+    dense_step: float                     # op-count model of one dense GN iteration
+    dense_update: float                   # 2nm²: the dense rank-n update
+    r_max: int
+    m: int
+    n: int
+
+
+def restarts(cfg: RestartConfig, ctx: RunContext) -> RestartResult:
+    """Return the counted flops per iteration of Algorithm 2 under four restart policies (on ``ctx.device``)."""
+    from . import ops
+    from . import trainers as tr
+    from .model import implicit_features
+
+    X, y = synthetic_sphere(cfg.n, cfg.d, seed=ctx.seeds(1, "data", cfg.n, cfg.d)[0], dtype=ctx.dtype)
+    X, y = X.to(ctx.device), y.to(ctx.device, torch.float32)
+    spec = act.make_act("shifted", 1.0, cfg.m)
+    H, _, a = implicit_features(X, cfg.m, 2, spec, seed=ctx.seeds(1, "restart", cfg.m)[0])
+    H, a = H.float(), a.float()
+    W = _weights(cfg.m, ctx, "restart")
+    policies = {"paper (r_max = ⌈m^0.32⌉)": dict(restart="paper"), "never": dict(restart="never"),
+                "fixed r_max = 4n": dict(restart=4 * cfg.n), "merge same V": dict(merge_same_V=True)}
+    flops, rflops = {}, {}
+    for name, kw in policies.items():
+        t = tr.PaperGN(H, W, a, y, spec, track=False, eta=0.2, **kw)
+        flops[name] = np.array([t.step()["flops"] for _ in range(cfg.steps)], float)
+        rflops[name] = t.lrm.counters["restart_flops"] / cfg.steps
+    return RestartResult(tuple(policies), flops, rflops, ops.op_count("dense", n=cfg.n, m=cfg.m)["flops"],
+                         2.0 * cfg.n * cfg.m ** 2, math.ceil(cfg.m ** 0.32), cfg.m, cfg.n)

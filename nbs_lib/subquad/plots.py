@@ -85,3 +85,68 @@ def trunc_chi2(res):
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def runtime(res):
+    """F13: wall-clock per iteration (median, IQR band) and counted flops (op-count model dashed) against m."""
+    from .ops import op_count
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for c, k in zip(plotting.CYCLE, res.variants):
+        axes[0].plot(res.m, res.median_ms[k], "-o", ms=3, color=c, label=f"{k}: slope {res.time_exp[k]:.2f}")
+        axes[0].fill_between(res.m, res.q1_ms[k], res.q3_ms[k], color=c, alpha=0.2, lw=0)
+        axes[1].plot(res.m, res.flops[k], "-o", ms=3, color=c, label=k)
+        if k in ("dense", "frozen"):
+            plotting.theory(axes[1], res.m, [op_count(k, n=res.n, m=int(m))["flops"] for m in res.m], label=None,
+                            color=c)
+    axes[0].set(ylabel=f"ms per iteration (median, IQR; {res.threads} thread(s))",
+                title=f"wall-clock on {res.device}, $n={res.n}$, float32")
+    axes[1].set(ylabel="flops per iteration (counted; dashed: model)", title="operation counts")
+    for ax in axes:
+        ax.set(xscale="log", yscale="log", xlabel="width $m$")
+        ax.legend(fontsize=8, loc="upper left")
+        plotting.data_note(ax, SPHERE)
+    fig.tight_layout()
+    return fig
+
+
+def sparse_forward(df):
+    """F14: speed-up of the sparse gather over one dense GEMM against the density of active units."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for c, (m, g) in zip(plotting.CYCLE, df.groupby("m")):
+        ax.errorbar(g["density"], g["speed-up"], yerr=[g["speed-up"] - g["range lo"], g["range hi"] - g["speed-up"]],
+                    fmt="-o", ms=4, color=c, capsize=3, label=f"$m={m}$")
+    ax.axhline(1, ls="--", color="k", lw=1, label="break-even")
+    ax.set(xscale="log", yscale="log", xlabel="fraction of active units", ylabel="dense GEMM time / sparse gather time",
+           title="$W_L(0)H$ through the active units only")
+    ax.legend(fontsize=8)
+    plotting.data_note(ax, SPHERE)
+    return fig
+
+
+def lrm_cost(res):
+    """Lemma C.4: query time against the rank of ΔW, measured (median, IQR) and the straight-line fit (dashed)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    ax.errorbar(res.ranks, res.median_ms, yerr=[res.median_ms - res.q1_ms, res.q3_ms - res.median_ms], fmt="-o",
+                color=plotting.PALETTE["measured"], capsize=3, label="measured (median, IQR)")
+    t0 = res.median_ms.mean() - res.slope_ms_per_rank * res.ranks.mean()
+    plotting.theory(ax, res.ranks, t0 + res.slope_ms_per_rank * res.ranks, label=f"linear fit, $R^2={res.fit_r2:.2f}$")
+    ax.set(xlabel="rank $r$ of $\\Delta W$", ylabel="ms per query of all $n$ columns",
+           title=f"$(W+\\Delta W)h$ with sparse $h$, $m={res.m}$, $k\\approx{res.k:.0f}$ active")
+    ax.legend(fontsize=8)
+    plotting.data_note(ax, SPHERE)
+    return fig
+
+
+def restarts(res):
+    """F15: amortised counted flops per iteration of Algorithm 2 under each restart policy."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    t = np.arange(1, len(next(iter(res.flops.values()))) + 1)
+    for c, (name, fl) in zip(plotting.CYCLE, res.flops.items()):
+        ax.plot(t, np.cumsum(fl) / t, "-o", ms=3, color=c, label=name)
+    ax.axhline(res.dense_step, ls="--", color="k", label="dense GN (op-count model)")
+    ax.set(yscale="log", xlabel="iteration $t$", ylabel="amortised flops per iteration",
+           title=f"Algorithm 2, $m={res.m}$, $n={res.n}$, $b=1$")
+    ax.legend(fontsize=8)
+    plotting.data_note(ax, SPHERE)
+    return fig
