@@ -628,3 +628,253 @@ def restarts(cfg: RestartConfig, ctx: RunContext) -> RestartResult:
         rflops[name] = t.lrm.counters["restart_flops"] / cfg.steps
     return RestartResult(tuple(policies), flops, rflops, ops.op_count("dense", n=cfg.n, m=cfg.m)["flops"],
                          2.0 * cfg.n * cfg.m ** 2, math.ceil(cfg.m ** 0.32), cfg.m, cfg.n)
+
+
+# ----------------------------------------------------------------------------------------------- notebook 03
+@dataclass(frozen=True)
+class GNConfig(Config):
+    """Notebook 03: Gauss–Newton on the last layer (Thm 1.1 / F.14 and the lemmas of its proof)."""
+
+    n: int = 16                                  # samples (integer in [2, 128])
+    d: int = 16                                  # input dimension (integer in [2, 4096])
+    b: float = 1.0                               # threshold of the shifted ReLU (number in [0, 3])
+    eta: float = 1.0                             # GN damping (number in (0, 1]; the paper uses 1)
+    T: int = 6                                   # GN steps (integer in [1, 50])
+    f6_widths: tuple = (256, 1024, 4096)         # widths of F6 (integers in [64, 2^20])
+    seeds: int = 5                               # seeds of F6 and the C1/C15 checks (integer in [1, 100])
+    sweep: tuple = (10, 12, 14, 16)              # log2 widths of F7 and F9 (integers in [6, 20])
+    sweep_seeds: int = 3                         # seeds per width in F7 and F9 (integer in [1, 100])
+    kappa_m: int = 4096                          # width of F8 and the C15 check (integer in [64, 2^20])
+    gd_cap: int = 5000                           # GD iteration cap in F10 (integer in [10, 200000])
+    gd_m: int = 1024                             # width of F10 (integer in [64, 2^16])
+    n_gd: int = 32                               # samples of F10 (integer in [2, 128])
+    PROFILES = {"smoke": dict(f6_widths=(256, 1024), seeds=2, sweep=(10, 12), sweep_seeds=1, kappa_m=1024,
+                              gd_cap=200, gd_m=256, n_gd=16),
+                "cpu": {},
+                "paper": dict(f6_widths=(256, 1024, 4096, 16384), seeds=20, sweep=(10, 12, 14, 16, 18, 20),
+                              sweep_seeds=10, kappa_m=16384, gd_cap=40000, gd_m=8192)}
+
+    def validate(self):
+        validate.int_in("n", self.n, 2, 128)
+        validate.int_in("d", self.d, 2, MAX_D)
+        validate.in_range("b", self.b, 0, 3)
+        validate.in_range("eta", self.eta, 0, 1, lo_open=True)
+        validate.int_in("T", self.T, 1, 50)
+        for name in ("f6_widths",):
+            w = validate.int_list(name, getattr(self, name), minimum=64)
+            if max(w) > 2 ** 20:
+                raise ValueError(f"{name} must be integers in [64, 2^20], got {getattr(self, name)!r}")
+        w = validate.int_list("sweep", self.sweep, minimum=6)
+        if max(w) > 20 or len(w) < 2:
+            raise ValueError(f"sweep must hold at least 2 integers in [6, 20], got {self.sweep!r}")
+        validate.int_in("seeds", self.seeds, 1, 100)
+        validate.int_in("sweep_seeds", self.sweep_seeds, 1, 100)
+        validate.int_in("kappa_m", self.kappa_m, 64, 2 ** 20)
+        validate.int_in("gd_cap", self.gd_cap, 10, 200000)
+        validate.int_in("gd_m", self.gd_m, 64, 2 ** 16)
+        validate.int_in("n_gd", self.n_gd, 2, 128)
+
+    def resources(self):
+        m = max(2 ** max(self.sweep), max(self.f6_widths), self.kappa_m)
+        return Resources(host_bytes=12 * m * self.n * _B)
+
+
+def _gn_data(cfg: GNConfig, ctx: RunContext, corr: float = 0.0, n: int | None = None):
+    n = cfg.n if n is None else n
+    X, y = synthetic_sphere(n, cfg.d, corr=corr, seed=ctx.seeds(1, "gn-data", n, cfg.d, corr)[0], dtype=ctx.dtype)
+    return X.to(ctx.device), y.to(ctx.device)
+
+
+def _gn(X, y, m, L, b, kind, seed, *, T, eta=1.0, **kw):
+    """Return ``(run dict, trainer)`` of frozen-feature GN on features drawn in law (same iterates as Alg. 2)."""
+    from . import trainers as tr
+    from .model import implicit_features
+
+    spec = act.make_act(kind, float(b), int(m))
+    H, P, a = implicit_features(X, int(m), L, spec, seed=seed)
+    t = tr.FrozenFeatureGN(H, P, a, y, spec, eta=eta, **kw)
+    return tr.run(t, T, tol=1e-10), t
+
+
+@dataclass
+class ContractionResult:
+    f6: dict                              # m -> list of run dicts (L = 3)
+    f0: np.ndarray                        # initial outputs f(W(0), x_i) at kappa_m over seeds (L = 2)
+    max_ratio_L2: float                   # max per-step ratio, L = 2, m = 1024, all seeds (NaN if a run diverged)
+    max_ratio_L3: float                   # max per-step ratio, L = 3, m ≥ 1024
+    median_iters: float                   # median GN iterations to 1e−6 over F6 runs with m ≥ 512 (NaN if never)
+    dead_runs: int                        # runs with a dead sample (zero Jacobian row) at t = 0
+
+
+def _max_ratio(runs) -> float:
+    """Return the max per-step ratio over runs, NaN when any run diverged (never dropped)."""
+    if any(o["diverged"] for o in runs):
+        return math.nan
+    return float(max(o["ratios"].max() for o in runs if o["ratios"].size))
+
+
+def contraction(cfg: GNConfig, ctx: RunContext) -> ContractionResult:
+    """F6 and the C1/C15 checks: GN residuals at several widths and seeds (exact solve)."""
+    from . import trainers as tr
+    from .model import implicit_features
+
+    X, y = _gn_data(cfg, ctx)
+    f6 = {m: [_gn(X, y, m, 3, cfg.b, "shifted", s, T=cfg.T, eta=cfg.eta)[0]
+              for s in ctx.seeds(cfg.seeds, "f6", m)] for m in cfg.f6_widths}
+    c1 = [_gn(X, y, 1024, 2, cfg.b, "shifted", s, T=cfg.T, eta=cfg.eta)[0] for s in ctx.seeds(cfg.seeds, "c1")]
+    spec = act.make_act("shifted", cfg.b, cfg.kappa_m)
+    f0 = []
+    for s in ctx.seeds(cfg.seeds, "f0"):
+        _, P, a = implicit_features(X, cfg.kappa_m, 2, spec, seed=s)
+        f0.append((a @ act.phi(P, spec)).cpu().numpy())
+    big = [o for m in cfg.f6_widths if m >= 1024 for o in f6[m]]
+    its = [tr.iterations_to(o["res"], 1e-6) for m in cfg.f6_widths if m >= 512 for o in f6[m]]
+    med = float(np.median([math.nan if i is None else i for i in its])) if its else math.nan
+    dead = sum(o["stats"][0]["n_dead"] > 0 for m in cfg.f6_widths for o in f6[m])
+    return ContractionResult(f6, np.concatenate(f0), _max_ratio(c1), _max_ratio(big) if big else math.nan, med, dead)
+
+
+SWEEP = (("shifted", 0.0, 2), ("shifted", 1.0, 2), ("shifted", 0.0, 3), ("shifted", 1.0, 3),
+         ("threshold", 0.5, 2), ("threshold", 1.0, 2))
+
+
+@dataclass
+class SweepResult:
+    m: np.ndarray
+    first: dict                           # (kind, b, L) -> (M, seeds) first-step ratios
+    slopes: dict                          # (kind, b, L) -> fitted exponent of the median against m
+    thr_first: float                      # median first-step ratio, threshold b = 1, L = 2, m = kappa_m
+
+
+def width_sweep(cfg: GNConfig, ctx: RunContext) -> SweepResult:
+    """F7: the first-step ratio ‖r_1‖/‖r_0‖ against width for both activations (exact-in-law sampler)."""
+    X, y = _gn_data(cfg, ctx)
+    ms = 2 ** np.asarray(cfg.sweep)
+    first = {}
+    for kind, b, L in SWEEP:
+        first[kind, b, L] = np.array([[(lambda o: o["res"][1] / o["res"][0])(_gn(X, y, m, L, b, kind, s, T=1)[0])
+                                       for s in ctx.seeds(cfg.sweep_seeds, "sweep", kind, b, L, int(m))] for m in ms])
+    slopes = {k: fit.fit_power_law(ms, np.median(v, 1)).exponent for k, v in first.items()}
+    thr = np.median([(lambda o: o["res"][1] / o["res"][0])(_gn(X, y, cfg.kappa_m, 2, 1.0, "threshold", s, T=1)[0])
+                     for s in ctx.seeds(cfg.seeds, "thr")])
+    return SweepResult(ms, first, slopes, float(thr))
+
+
+@dataclass
+class OvershootResult:
+    etas: np.ndarray
+    kappa: dict                           # (kind, b) -> (E,) overshoot κ̂(η)
+    decomp: dict                          # kind -> Lemma F.23 terms of one step (b = 1)
+    thr_ratios: np.ndarray                # per-step ratios of a threshold b = 1 run (12 steps)
+
+
+def overshoot(cfg: GNConfig, ctx: RunContext) -> OvershootResult:
+    """F8: overshoot of the exact GN direction and the three-term decomposition with the FTC gap."""
+    from . import trainers as tr
+    from .model import implicit_features
+    from .sketch import gram_hadamard
+
+    X, y = _gn_data(cfg, ctx)
+    etas = np.array([1e-3, 1e-2, 1e-1, 1.0])
+    kap, dec = {}, {}
+    seed = ctx.seeds(1, "f8")[0]
+    for kind in act.KINDS:
+        for b in (0.0, 0.5, 1.0, 1.5):
+            spec = act.make_act(kind, b, cfg.kappa_m)
+            H, P, a = implicit_features(X, cfg.kappa_m, 2, spec, seed=seed)
+            kap[kind, b] = np.array([tr.overshoot_kappa(P, H.T @ H, a, y, spec, float(e)) for e in etas])
+        spec = act.make_act(kind, 1.0, cfg.kappa_m)
+        H, P, a = implicit_features(X, cfg.kappa_m, 2, spec, seed=seed + 1)
+        K = H.T @ H
+        U = act.dphi(P, spec) * a.unsqueeze(1)
+        r = a @ act.phi(P, spec) - y
+        g_star = torch.linalg.solve(gram_hadamard(U.T, K_V=K), r)
+        noise = torch.randn(cfg.n, generator=ctx.generator("f8-noise", kind, device="cpu"), dtype=g_star.dtype,
+                            device="cpu").to(g_star.device)
+        dec[kind] = tr.residual_decomposition(P, K, a, y, spec, g_star * (1 + 0.05 * noise), g_star)
+    thr = _gn(X, y, cfg.kappa_m, 2, 1.0, "threshold", seed + 2, T=12)[0]
+    return OvershootResult(etas, kap, dec, thr["ratios"])
+
+
+@dataclass
+class LazyResult:
+    m: np.ndarray
+    move: np.ndarray                      # (M, seeds) max_r ‖W_L,r(T) − W_L,r(0)‖ (our units)
+    flips: np.ndarray                     # (M, seeds) max_i activation flips over the run
+    lam_ratio: np.ndarray                 # (M, seeds) min_t λ_min(G_t)/λ_min(G_0)
+    jac_change: np.ndarray                # (M, seeds) ‖J_{W_L(T)} − J_{W_L(0)}‖_F / ‖J_{W_L(0)}‖_F
+    slope_move: float
+    slope_flips: float
+    slope_jac: float
+    lam_min_1024: float                   # min of lam_ratio over m ≥ 1024
+
+
+def lazy(cfg: GNConfig, ctx: RunContext) -> LazyResult:
+    """F9: row movement (Lemma F.28), flips (F.13), λ_min (Cor. E.8) and the Jacobian change (F.13)."""
+    X, y = _gn_data(cfg, ctx)
+    ms = 2 ** np.asarray(cfg.sweep)
+    M, S = len(ms), cfg.sweep_seeds
+    move, flips, lam, jac = (np.zeros((M, S)) for _ in range(4))
+    for i, m in enumerate(ms):
+        for j, s in enumerate(ctx.seeds(S, "lazy", int(m))):
+            o, t = _gn(X, y, m, 2, cfg.b, "shifted", s, T=cfg.T, eta=cfg.eta)
+            move[i, j] = float(t.row_movement().max())
+            flips[i, j] = max(st["flips_max"] for st in o["stats"])
+            lam[i, j] = min(st["lam_min"] for st in o["stats"]) / o["stats"][0]["lam_min"]
+            u0 = (t.M0.to(t.H.dtype)) * t.a.unsqueeze(1)              # J rows are kron(u_i, h_i), h_i frozen
+            u1 = ((t.P > t.spec.tau).to(t.H.dtype)) * t.a.unsqueeze(1)
+            hn = (t.H * t.H).sum(0)
+            jac[i, j] = float(torch.sqrt((((u1 - u0) ** 2).sum(0) * hn).sum() / ((u0 ** 2).sum(0) * hn).sum()))
+    slope = lambda v: fit.fit_power_law(ms, np.median(v, 1)).exponent
+    return LazyResult(ms, move, flips, lam, jac, slope(move), slope(np.maximum(flips, 0.5)),
+                      slope(np.maximum(jac, 1e-12)), float(lam[ms >= 1024].min()) if (ms >= 1024).any() else math.nan)
+
+
+@dataclass
+class GnGdResult:
+    table: object                         # DataFrame: corr, mean cos, b, κ(G_0), iterations of GN, GN+SRHT, GD
+    curves: dict                          # (corr, b) -> (GN, GN+SRHT, GD) residual norms
+    ratios: dict                          # (corr, b) -> GN per-step ratios (exact solve)
+    max_ratio: float                      # max GN per-step ratio over all six settings (NaN if a run diverged)
+    worst: tuple                          # the (corr, b) of that maximum
+    gn_iters_max: float                   # max GN iterations to 1e−6 over the six settings (NaN if never)
+    gd_over_gn: float                     # GD / GN iterations at corr = 1, b = 0 (GD capped at gd_cap)
+    kappa_corr1: float
+
+
+def gn_vs_gd(cfg: GNConfig, ctx: RunContext, gn_steps: int = 40) -> GnGdResult:
+    """F10: GN, GN + TensorSRHT (s = 64n) and GD (step 1/λ_max) on data of rising correlation."""
+    import pandas as pd
+
+    from . import trainers as tr
+    from .model import implicit_features
+    from .sketch import gram_hadamard
+
+    rows, curves, ratios, div = [], {}, {}, False
+    for corr in (0.0, 1.0, 2.0):
+        X, y = _gn_data(cfg, ctx, corr=corr, n=cfg.n_gd)
+        for b in (0.0, 1.0):
+            spec = act.make_act("shifted", b, cfg.gd_m)
+            H, P, a = implicit_features(X, cfg.gd_m, 2, spec, seed=ctx.seeds(1, "f10", corr, b)[0])
+            U = act.dphi(P, spec) * a.unsqueeze(1)
+            ev = torch.linalg.eigvalsh(gram_hadamard(U.T, K_V=H.T @ H))
+            o_gn = tr.run(tr.FrozenFeatureGN(H, P, a, y, spec, track=False), gn_steps, tol=1e-10)
+            o_sk = tr.run(tr.FrozenFeatureGN(H, P, a, y, spec, solver="srht", s=64 * cfg.n_gd, track=False,
+                                             seed=ctx.seeds(1, "f10-sketch")[0] % 2 ** 31), gn_steps, tol=1e-10)
+            o_gd = tr.last_layer_gd(H, P, a, y, spec, steps=cfg.gd_cap, tol=1e-6)
+            div |= o_gn["diverged"]
+            it = [tr.iterations_to(o["res"], 1e-6) for o in (o_gn, o_sk, o_gd)]
+            off = ~torch.eye(cfg.n_gd, dtype=torch.bool, device=X.device)
+            rows.append({"corr": corr, "mean cos": float((X.T @ X)[off].mean()), "b": b,
+                         "κ(G_0)": float(ev[-1] / ev[0]), "GN": it[0], "GN+SRHT s=64n": it[1],
+                         "GD": it[2] if it[2] is not None else f"> {cfg.gd_cap}"})
+            curves[corr, b] = (o_gn["res"], o_sk["res"], o_gd["res"])
+            ratios[corr, b] = o_gn["ratios"]
+    tab = pd.DataFrame(rows)
+    worst = max(ratios, key=lambda k: ratios[k].max() if ratios[k].size else -1)
+    gn_its = [r["GN"] for r in rows]
+    row = tab[(tab["corr"] == 1.0) & (tab["b"] == 0.0)].iloc[0]
+    gd = row["GD"] if not isinstance(row["GD"], str) else cfg.gd_cap
+    return GnGdResult(tab, curves, ratios, math.nan if div else float(ratios[worst].max()), worst,
+                      math.nan if any(i is None for i in gn_its) else float(max(gn_its)),
+                      float(gd) / row["GN"] if row["GN"] else math.nan, float(row["κ(G_0)"]))

@@ -150,3 +150,111 @@ def restarts(res):
     ax.legend(fontsize=8)
     plotting.data_note(ax, SPHERE)
     return fig
+
+
+def contraction(res, T: int, b: float):
+    """F6: relative residuals and per-step ratios of GN at several widths (L = 3), guarantee 3^{−t} dashed."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for c, (m, runs) in zip(plotting.CYCLE, res.f6.items()):
+        for k, o in enumerate(runs):
+            lab = f"$m={m}$" if k == 0 else None
+            axes[0].plot(o["res"] / o["res"][0], "-", color=c, alpha=0.7, label=lab)
+            axes[1].plot(np.arange(len(o["ratios"])), o["ratios"], "o-", color=c, alpha=0.7, ms=3, label=lab)
+    tt = np.arange(T + 1)
+    plotting.theory(axes[0], tt, 3.0 ** -tt, label=r"guarantee $3^{-t}$")
+    axes[1].axhline(1 / 3, ls="--", color="k", label="1/3")
+    axes[0].set(yscale="log", xlabel="GN step $t$", ylabel=r"$\|f_t-y\|/\|f_0-y\|$",
+                title=f"$L=3$, shifted ReLU $b={b}$, exact solve")
+    axes[1].set(yscale="log", xlabel="step $t$", ylabel=r"$\|r_{t+1}\|/\|r_t\|$", title="per-step ratios")
+    for ax in axes:
+        plotting.data_note(ax, SPHERE + r", $y\sim\mathcal{N}(0,1)$")
+        ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def width_sweep(res):
+    """F7: median first-step ratio against width for both activations, with the 1/3 line and slope guides."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for c, key in zip(plotting.CYCLE, res.first):
+        ls = "-" if key[0] == "shifted" else "-."
+        ax.plot(res.m, np.median(res.first[key], 1), ls, marker="o", ms=3, color=c,
+                label=f"{key[0]} $b={key[1]}$ $L={key[2]}$: slope {res.slopes[key]:.2f}")
+    ax.axhline(1 / 3, ls="--", color="k", label="1/3 (Thm 1.1)")
+    y0 = float(np.median(res.first["shifted", 1.0, 2][0]))
+    plotting.slope_guide(ax, res.m, 0.5 * y0, -0.5, label="slope $-1/2$", color="0.5")
+    plotting.slope_guide(ax, res.m, 2.0 * y0, -0.25, label="slope $-1/4$ (paper's bound)", color="0.7")
+    ax.set(xscale="log", yscale="log", xlabel="width $m$", ylabel=r"median first-step ratio $\|r_1\|/\|r_0\|$")
+    plotting.data_note(ax, SPHERE + "; exact-in-law sampler")
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 0.05))
+    return fig
+
+
+def overshoot(res, m: int):
+    """F8: overshoot κ̂(η) of the exact GN direction, and the Lemma F.23 decomposition with the FTC gap."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for c, b in zip(plotting.CYCLE, (0.0, 0.5, 1.0, 1.5)):
+        axes[0].plot(res.etas, res.kappa["shifted", b], "-o", ms=3, color=c, label=f"shifted $b={b}$")
+        axes[0].plot(res.etas, res.kappa["threshold", b], "-.s", ms=3, color=c, label=f"threshold $b={b}$")
+    axes[0].axhline(1, ls="--", color="k")
+    axes[0].set(xscale="log", xlabel=r"step fraction $\eta$", ylabel=r"overshoot $\hat\kappa(\eta)$",
+                title=f"$m={m}$, $L=2$ (dashed: linear model)")
+    axes[0].legend(fontsize=7, ncol=2)
+    keys = ["ratio", "term1", "term2", "term3", "ftc_gap"]
+    for i, kind in enumerate(act.KINDS):
+        d = res.decomp[kind]
+        vals = [d[k] / (d["res"] if k != "ratio" else 1) for k in keys]
+        axes[1].bar(np.arange(5) + (i - 0.5) * 0.4, np.maximum(vals, 1e-17), width=0.4, label=kind,
+                    color=plotting.CYCLE[i])
+    axes[1].set(yscale="log", xticks=range(5), ylabel=r"divided by $\|r_t\|$", title="Lemma F.23, $b=1$",
+                xticklabels=[r"$\|r_1\|/\|r_0\|$", "term 1", "term 2", "term 3", "FTC gap"])
+    axes[1].axhline(1 / 3, ls="--", color="k")
+    axes[1].legend(fontsize=8)
+    for ax in axes:
+        plotting.data_note(ax, SPHERE)
+    fig.tight_layout()
+    return fig
+
+
+def lazy(res):
+    """F9: row movement, flips, Jacobian change and λ_min during training against width (theory dashed)."""
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
+    series = ((res.move, res.slope_move, -1.0, r"$\max_r\|\Delta W_{L,r}\|$ (our units)"),
+              (np.maximum(res.flips, 0.5), res.slope_flips, 0.5, r"$\max_i$ activation flips"),
+              (res.jac_change, res.slope_jac, -0.25, r"$\|J_T-J_0\|_F/\|J_0\|_F$"))
+    for ax, (v, s, th, lab) in zip(axes, series):
+        plotting.band(ax, res.m, v.T, log=True, label=f"measured, slope {s:.2f}")
+        plotting.slope_guide(ax, res.m, float(np.median(v[0])), th, label=f"theory: slope {th:g}")
+        ax.set(xscale="log", yscale="log", xlabel="width $m$", ylabel=lab)
+    plotting.band(axes[3], res.m, res.lam_ratio.T, label="measured")
+    axes[3].axhline(0.5, ls="--", color="k", label="Cor. E.8 bound 1/2")
+    axes[3].set(xscale="log", xlabel="width $m$", ylabel=r"$\min_t\lambda_{\min}(G_t)/\lambda_{\min}(G_0)$",
+                ylim=(0, 1.5))
+    for ax in axes:
+        ax.legend(fontsize=7)
+        plotting.data_note(ax, SPHERE)
+    fig.tight_layout()
+    return fig
+
+
+def gn_vs_gd(res, m: int, n: int):
+    """F10: relative residuals of GD (solid), GN (circles) and GN + TensorSRHT (dotted) at b = 0, and GN ratios."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for c, corr in zip(plotting.CYCLE, (0.0, 1.0, 2.0)):
+        r_gn, r_sk, r_gd = res.curves[corr, 0.0]
+        axes[0].plot(np.arange(1, len(r_gd) + 1), r_gd / r_gd[0], "-", color=c, label=f"GD, corr={corr}")
+        axes[0].plot(np.arange(1, len(r_gn) + 1), r_gn / r_gn[0], "o-", color=c, ms=3, label=f"GN, corr={corr}")
+        axes[0].plot(np.arange(1, len(r_sk) + 1), r_sk / r_sk[0], "s:", color=c, ms=3)
+    axes[0].set(xscale="log", yscale="log", ylim=(1e-11, 2), xlabel="iteration + 1", ylabel="relative residual",
+                title=f"$b=0$, $m={m}$, $n={n}$ (dotted: GN + TensorSRHT, $s=64n$)")
+    axes[0].legend(fontsize=7, ncol=2, loc="center right")
+    for (corr, b), c in zip(res.ratios, plotting.CYCLE * 2):
+        r = res.ratios[corr, b]
+        axes[1].plot(np.arange(len(r)), r, "-o" if b == 0 else ":s", ms=3, color=c, label=f"corr={corr}, $b={b}$")
+    axes[1].axhline(1 / 3, ls="--", color="k", label="1/3 (Thm 1.1)")
+    axes[1].set(yscale="log", xlabel="GN step $t$", ylabel=r"$\|r_{t+1}\|/\|r_t\|$", title="GN per-step ratios")
+    axes[1].legend(fontsize=7, ncol=2, loc="upper right")
+    for ax in axes:
+        plotting.data_note(ax, "data: correlated points on the unit sphere (generated)")
+    fig.tight_layout()
+    return fig
