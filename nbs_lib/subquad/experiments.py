@@ -878,3 +878,172 @@ def gn_vs_gd(cfg: GNConfig, ctx: RunContext, gn_steps: int = 40) -> GnGdResult:
     return GnGdResult(tab, curves, ratios, math.nan if div else float(ratios[worst].max()), worst,
                       math.nan if any(i is None for i in gn_its) else float(max(gn_its)),
                       float(gd) / row["GN"] if row["GN"] else math.nan, float(row["κ(G_0)"]))
+
+
+# ----------------------------------------------------------------------------------------------- notebook 04
+@dataclass(frozen=True)
+class SketchConfig(Config):
+    """Notebook 04: TensorSketch / TensorSRHT of the Jacobian rows, sketch-and-solve, the sketched preconditioner."""
+
+    d: int = 16                                  # input dimension (integer in [2, 4096])
+    b: float = 1.0                               # threshold of the shifted ReLU (number in [0, 3])
+    m: int = 4096                                # width (integer in [64, 2^18])
+    ns: tuple = (16, 32, 64)                     # sample counts (integers in [2, 256])
+    ratios: tuple = (1, 4, 16, 64, 256)          # sketch sizes s/n (integers in [1, 4096])
+    draws: int = 6                               # independent sketches per point (integer in [1, 200])
+    tail_draws: int = 20                         # draws at the lemmas' sketch sizes (integer in [5, 1000])
+    gn_m: int = 2048                             # width of the sketched GN runs (integer in [64, 2^18])
+    gn_seeds: int = 3                            # networks in the sketched GN runs (integer in [1, 100])
+    PROFILES = {"smoke": dict(m=1024, ns=(16,), ratios=(1, 4, 16, 64), draws=3, tail_draws=5, gn_m=1024,
+                              gn_seeds=1),
+                "cpu": {},
+                "paper": dict(m=65536, ns=(16, 32, 64, 128, 256), ratios=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+                              draws=20, tail_draws=200, gn_m=16384, gn_seeds=10)}
+
+    def validate(self):
+        validate.int_in("d", self.d, 2, MAX_D)
+        validate.in_range("b", self.b, 0, 3)
+        validate.int_in("m", self.m, 64, 2 ** 18)
+        ns = validate.int_list("ns", self.ns, minimum=2)
+        if max(ns) > 256:
+            raise ValueError(f"ns must be integers in [2, 256], got {self.ns!r}")
+        r = validate.int_list("ratios", self.ratios, minimum=1)
+        if max(r) > 4096:
+            raise ValueError(f"ratios must be integers in [1, 4096], got {self.ratios!r}")
+        validate.int_in("draws", self.draws, 1, 200)
+        validate.int_in("tail_draws", self.tail_draws, 5, 1000)
+        validate.int_in("gn_m", self.gn_m, 64, 2 ** 18)
+        validate.int_in("gn_seeds", self.gn_seeds, 1, 100)
+
+    def resources(self):
+        n = max(self.ns)
+        return Resources(host_bytes=8 * self.m * n * _B + 4 * n * max(self.ratios) * n * _B)
+
+
+def _factors(cfg: SketchConfig, ctx: RunContext, n: int, m: int, corr: float = 0.0, key=0):
+    """Return ``(U, H, Q, r)``: Jacobian factors (m×n), the exact Hadamard Gram and the residual at init (L = 2)."""
+    from .model import implicit_features
+    from .sketch import gram_hadamard
+
+    X, y = synthetic_sphere(n, cfg.d, corr=corr, seed=ctx.seeds(1, "sk-data", n, corr, key)[0], dtype=ctx.dtype)
+    X, y = X.to(ctx.device), y.to(ctx.device)
+    spec = act.make_act("shifted", cfg.b, m)
+    H, P, a = implicit_features(X, m, 2, spec, seed=ctx.seeds(1, "sk-net", n, m, corr, key)[0])
+    U = act.dphi(P, spec) * a.unsqueeze(1)
+    return U, H, gram_hadamard(U.T, H.T), a @ act.phi(P, spec) - y
+
+
+def lemma_sketch_size(kind: str, n: int, m: int, eps: float = 0.5, delta: float = 0.1) -> int:
+    """Return the sketch size of Lemma D.4 (TensorSketch, n²/(ε²δ)) or D.8 (TensorSRHT, n log³(nm/(εδ))/ε²), constant 1."""
+    if kind == "tensorsketch":
+        return int(math.ceil(n * n / (eps * eps * delta)))
+    return int(math.ceil(n * math.log(n * m / (eps * delta)) ** 3 / eps ** 2))
+
+
+@dataclass
+class EmbeddingResult:
+    ratios: np.ndarray
+    ns: tuple
+    eps: dict                             # (kind, n) -> (R, draws) embedding errors ε̂
+    slopes: dict                          # (kind, n) -> fitted exponent of the median over s/n ≥ 16
+    consts: dict                          # (kind, n) -> (R',) median ε̂·√(s/n) over s/n ≥ 16
+    lemma_s: dict                         # (kind, n) -> the lemma's s for ε = 0.5, δ = 0.1
+    lemma_fail: dict                      # (kind, n) -> fraction of draws with ε̂ > 0.5 at that s
+    m: int
+
+
+def embedding(cfg: SketchConfig, ctx: RunContext) -> EmbeddingResult:
+    """F11: ε̂ = ‖Q^{−1/2}Q̃Q^{−1/2} − I‖ against s/n, and the failure rate at the lemmas' sketch sizes."""
+    from .sketch import SKETCHES, sketched_gram, subspace_embedding_error
+
+    ratios = np.asarray(cfg.ratios)
+    eps, slopes, consts, ls, lf = {}, {}, {}, {}, {}
+    sel = ratios >= 16
+    for n in cfg.ns:
+        U, H, Q, _ = _factors(cfg, ctx, n, cfg.m)
+        for kind in SKETCHES:
+            seeds = ctx.seeds(cfg.draws, "sk-draw", kind, n)
+            E = np.array([[subspace_embedding_error(Q, sketched_gram(U.T, H.T, sketch=kind, s=int(k * n),
+                                                                        seed=s % 2 ** 62)) for s in seeds]
+                          for k in ratios])
+            eps[kind, n] = E
+            med = np.median(E, 1)
+            slopes[kind, n] = fit.fit_power_law(ratios[sel], med[sel]).exponent if sel.sum() >= 2 else math.nan
+            consts[kind, n] = med[sel] * np.sqrt(ratios[sel])
+            if n <= 32:
+                s_l = lemma_sketch_size(kind, n, cfg.m)
+                tail = [subspace_embedding_error(Q, sketched_gram(U.T, H.T, sketch=kind, s=s_l, seed=s % 2 ** 62))
+                        for s in ctx.seeds(cfg.tail_draws, "sk-lemma", kind, n)]
+                ls[kind, n], lf[kind, n] = s_l, float(np.mean(np.asarray(tail) > 0.5))
+    return EmbeddingResult(ratios, tuple(cfg.ns), eps, slopes, consts, ls, lf, cfg.m)
+
+
+@dataclass
+class SolveResult:
+    ratios: np.ndarray
+    n: int
+    resid: dict                           # kind -> (R, draws) ‖Q x̃ − c‖/‖c‖
+    bound: dict                           # kind -> (R, draws) ε̂/(1 − ε̂) of the same sketch (inf if ε̂ ≥ 1)
+    worst_over_bound: float               # max over draws with ε̂ < 1 of resid / bound
+    gn_ratios: dict                       # (kind, s/n) -> per-step GN ratios over seeds
+    gn_max_64: float                      # max GN ratio at s = 64n over both sketches (NaN if a run diverged)
+
+
+def sketch_solve(cfg: SketchConfig, ctx: RunContext) -> SolveResult:
+    """F12 (a, b): sketch-and-solve against Theorem D.10's bound, and GN with a sketched solve."""
+    from . import trainers as tr
+    from .model import implicit_features
+    from .sketch import SKETCHES, sketch_and_solve, sketched_gram, subspace_embedding_error
+
+    n = cfg.ns[0]
+    ratios = np.asarray(cfg.ratios)
+    U, H, Q, r = _factors(cfg, ctx, n, cfg.m, key="solve")
+    resid, bound = {}, {}
+    for kind in SKETCHES:
+        R, B = np.zeros((len(ratios), cfg.draws)), np.zeros((len(ratios), cfg.draws))
+        for i, k in enumerate(ratios):
+            for j, s in enumerate(ctx.seeds(cfg.draws, "solve", kind, int(k))):
+                s = s % 2 ** 62
+                x, _ = sketch_and_solve(U.T, H.T, r, sketch=kind, s=int(k * n), seed=s)
+                R[i, j] = float((Q @ x - r).norm() / r.norm())
+                e = subspace_embedding_error(Q, sketched_gram(U.T, H.T, sketch=kind, s=int(k * n), seed=s))
+                B[i, j] = e / (1 - e) if e < 1 else math.inf
+        resid[kind], bound[kind] = R, B
+    ok = [resid[k][np.isfinite(bound[k])] / bound[k][np.isfinite(bound[k])] for k in SKETCHES]
+    worst = float(max(v.max() for v in ok if v.size)) if any(v.size for v in ok) else math.nan
+    X, y = synthetic_sphere(16, cfg.d, seed=ctx.seeds(1, "sk-gn-data")[0], dtype=ctx.dtype)
+    X, y = X.to(ctx.device), y.to(ctx.device)
+    spec = act.make_act("shifted", cfg.b, cfg.gn_m)
+    gn, div = {}, False
+    for kind in SKETCHES:
+        for k in (4, 16, 64):
+            rs = []
+            for s in ctx.seeds(cfg.gn_seeds, "sk-gn"):
+                H2, P2, a2 = implicit_features(X, cfg.gn_m, 2, spec, seed=s)
+                o = tr.run(tr.FrozenFeatureGN(H2, P2, a2, y, spec, solver=kind, s=16 * k, seed=(s + k) % 2 ** 31,
+                                              track=False), 6, tol=1e-10)
+                div |= o["diverged"] and k == 64
+                rs.append(o["ratios"])
+            gn[kind, k] = np.concatenate(rs)
+    g64 = math.nan if div else float(max(gn[kd, 64].max() for kd in SKETCHES))
+    return SolveResult(ratios, n, resid, bound, worst, gn, g64)
+
+
+def preconditioner(cfg: SketchConfig, ctx: RunContext, n: int = 32):
+    """F12 (c): PCG with the sketched Gram as preconditioner against plain CG; returns a DataFrame."""
+    import pandas as pd
+
+    from .sketch import cg_iterations, sketch_pcg
+
+    rows = []
+    for corr in (0.0, 2.0):
+        U, H, Q, r = _factors(cfg, ctx, n, cfg.m, corr=corr, key="pcg")
+        ev = torch.linalg.eigvalsh(Q)
+        plain = cg_iterations(Q, r, tol=1e-8)
+        exact = torch.linalg.solve(Q, r)
+        for k in (2, 4, 8):
+            x, info = sketch_pcg(Q, U.T, H.T, r, s=n * k, tol=1e-8, seed=ctx.seeds(1, "pcg", corr, k)[0] % 2 ** 62)
+            rows.append({"corr": corr, "κ(Q)": float(ev[-1] / ev[0]), "s/n": k, "κ(Q̃⁻¹Q)": info["kappa_pre"],
+                         "PCG iterations": info["iters"], "plain CG iterations": plain,
+                         "rel. error vs exact": float((x - exact).norm() / exact.norm())})
+    return pd.DataFrame(rows)

@@ -258,3 +258,49 @@ def gn_vs_gd(res, m: int, n: int):
         plotting.data_note(ax, "data: correlated points on the unit sphere (generated)")
     fig.tight_layout()
     return fig
+
+
+JAC = "data: Jacobian factors at init, unit-sphere points (generated)"
+
+
+def embedding(res):
+    """F11: ε̂ against s/n for both sketches (median, 10–90 % band), slope −1/2 guide dashed."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, kind in zip(axes, ("tensorsketch", "srht")):
+        for c, n in zip(plotting.CYCLE, res.ns):
+            E = res.eps[kind, n]
+            ax.plot(res.ratios, np.median(E, 1), "-o", ms=3, color=c, label=f"$n={n}$: slope {res.slopes[kind, n]:.2f}")
+            ax.fill_between(res.ratios, np.percentile(E, 10, 1), np.percentile(E, 90, 1), color=c, alpha=0.2, lw=0)
+        plotting.slope_guide(ax, res.ratios, float(np.median(res.eps[kind, res.ns[0]][0])), -0.5,
+                             label=r"theory: $\propto\sqrt{n/s}$")
+        ax.set(xscale="log", yscale="log", xlabel="$s/n$", title=f"{kind}, $m={res.m}$")
+        plotting.data_note(ax, JAC)
+        ax.legend(fontsize=8, loc="upper right")
+    axes[0].set_ylabel(r"$\hat\varepsilon=\|Q^{-1/2}\tilde QQ^{-1/2}-I\|_2$")
+    fig.tight_layout()
+    return fig
+
+
+def sketch_solve(res):
+    """F12 (a, b): regression residual against s/n with Thm D.10's bound (dashed), and GN ratios with a sketch."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for c, kind in zip(plotting.CYCLE, res.resid):
+        plotting.band(axes[0], res.ratios, res.resid[kind].T, color=c, log=True, label=kind)
+        b = np.median(np.where(np.isfinite(res.bound[kind]), res.bound[kind], np.nan), 1)
+        plotting.theory(axes[0], res.ratios, b, label=rf"{kind}: $\hat\varepsilon/(1-\hat\varepsilon)$", color=c)
+    axes[0].set(xscale="log", yscale="log", xlabel="$s/n$", ylabel=r"$\|Q\tilde x-c\|/\|c\|$",
+                title=f"sketch-and-solve, $n={res.n}$")
+    axes[0].legend(fontsize=8)
+    for i, kind in enumerate(res.resid):
+        for j, k in enumerate((4, 16, 64)):
+            v = res.gn_ratios[kind, k]
+            axes[1].scatter(np.full(v.size, j + 0.15 * (2 * i - 1)), v, s=10, color=plotting.CYCLE[i],
+                            label=kind if j == 0 else None)
+    axes[1].axhline(1 / 3, ls="--", color="k", label="1/3")
+    axes[1].set(yscale="log", xticks=range(3), xticklabels=["$s=4n$", "$s=16n$", "$s=64n$"],
+                ylabel=r"GN per-step ratio $\|r_{t+1}\|/\|r_t\|$", title="GN with sketch-and-solve, $n=16$")
+    axes[1].legend(fontsize=8)
+    for ax in axes:
+        plotting.data_note(ax, JAC)
+    fig.tight_layout()
+    return fig
