@@ -55,3 +55,36 @@ def test_schedule_exact_mean_and_counts(ctx):
 def test_configs_reject_bad_values_naming_the_parameter(cls, knobs, name):
     with pytest.raises(ValueError, match=name):
         cls.for_profile("cpu", **knobs)
+
+
+def test_relu_closed_form_ntk_matches_core_arccos_kernels():
+    # b = 0, L = 2, unit inputs: K_1 = κ1(cos), K̇_2 = κ0(K_1)/2·c with c = 1, Θ = K_1 ⊙ K̇_2 (nbs_lib.kernels)
+    import torch
+
+    from nbs_lib import kernels
+    from nbs_lib.subquad import model, ntk
+
+    X, _ = model.synthetic_sphere(6, 5, corr=1.0, seed=3)
+    Th = ntk.ntk_kernels(X, 2, 0.0, "shifted")["Theta"]
+    K1 = kernels.arccos_of_cosine((X.T @ X).clamp(-1, 1), 1)
+    ref = K1 * kernels.arccos_of_cosine(K1 / torch.sqrt(torch.outer(K1.diagonal(), K1.diagonal())), 0) / 2
+    assert torch.allclose(Th, ref, atol=1e-10)
+
+
+def test_last_layer_gram_equals_core_two_layer_relu_ntk_part():
+    # the last-layer Gram (UᵀU) ⊙ (HᵀH) of a ReLU layer on inputs H is the W-part of the core empirical NTK
+    # of f(h) = a·relu(W h)/√m: NTK − CK = (H Hᵀ) ⊙ (S diag(a²) Sᵀ)/m
+    import torch
+
+    from nbs_lib import kernels
+    from nbs_lib.subquad import activations as act
+    from nbs_lib.subquad import model
+
+    X, _ = model.synthetic_sphere(5, 8, seed=1)
+    spec = act.make_act("shifted", 0.0, 64)
+    net = model.init_network(8, 64, 2, spec, seed=2)
+    U, V = model.layer_factors(net, X)
+    G = model.empirical_grams(U, V)[-1]
+    W, a, H = net.W[-1], net.a, V[-1]
+    ntk_, ck = kernels.two_layer_relu_kernels(W, a, H.T)
+    assert torch.allclose(G / 64, ntk_ - ck, atol=1e-12)

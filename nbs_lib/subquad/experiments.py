@@ -1047,3 +1047,135 @@ def preconditioner(cfg: SketchConfig, ctx: RunContext, n: int = 32):
                          "PCG iterations": info["iters"], "plain CG iterations": plain,
                          "rel. error vs exact": float((x - exact).norm() / exact.norm())})
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------- notebook 02
+@dataclass(frozen=True)
+class GramConfig(Config):
+    """Notebook 02: the last-layer Gram against its closed-form NTK (Lemmas E.4–E.5), and per-layer Grams."""
+
+    n: int = 16                                  # samples (integer in [2, 128])
+    d: int = 16                                  # input dimension (integer in [2, 4096])
+    corr: float = 0.0                            # correlation of the inputs (number in [0, 5])
+    b: float = 1.0                               # threshold of the heatmap (number in [0, 3])
+    kind: str = "shifted"                        # activation of the heatmap: shifted | threshold
+    log2_widths: tuple = (10, 11, 12, 13, 14, 15, 16)   # log2 widths of F4 (b) (integers in [6, 22])
+    seeds: int = 4                               # seeds per width (integer in [1, 100])
+    ratio_m: int = 4096                          # width of the heatmap and of F4 (c) (integer in [64, 16384])
+    layer_m: int = 2048                          # width of the explicit L = 3 networks of F5 (integer in [64, 16384])
+    layer_seeds: int = 2                         # networks per configuration in F5 (integer in [1, 50])
+    PROFILES = {"smoke": dict(log2_widths=(10, 12), seeds=2, ratio_m=1024, layer_m=512, layer_seeds=1),
+                "cpu": {},
+                "paper": dict(log2_widths=tuple(range(10, 23)), seeds=16, ratio_m=16384, layer_m=8192,
+                              layer_seeds=4)}
+
+    def validate(self):
+        validate.int_in("n", self.n, 2, 128)
+        validate.int_in("d", self.d, 2, MAX_D)
+        validate.in_range("corr", self.corr, 0, 5)
+        validate.in_range("b", self.b, 0, 3)
+        validate.one_of("kind", self.kind, act.KINDS)
+        w = validate.int_list("log2_widths", self.log2_widths, minimum=6)
+        if max(w) > MAX_LOG2_M or len(w) < 2:
+            raise ValueError(f"log2_widths must hold at least 2 integers in [6, {MAX_LOG2_M}], got {self.log2_widths!r}")
+        validate.int_in("seeds", self.seeds, 1, 100)
+        validate.int_in("ratio_m", self.ratio_m, 64, 16384)
+        validate.int_in("layer_m", self.layer_m, 64, 16384)
+        validate.int_in("layer_seeds", self.layer_seeds, 1, 50)
+
+    def resources(self):
+        return Resources(host_bytes=4 * max(self.ratio_m, self.layer_m) ** 2 * _B
+                         + 6 * 2 ** max(self.log2_widths) * self.n * _B)
+
+
+def _last_gram(X, m, L, b, kind, seed):
+    """Return ``G_L(0)/m`` from the exact-in-law sampler (Fact E.1 through :func:`~.sketch.gram_hadamard`)."""
+    from .model import implicit_features
+    from .sketch import gram_hadamard
+
+    spec = act.make_act(kind, float(b), int(m))
+    H, P, a = implicit_features(X, int(m), L, spec, seed=seed)
+    U = act.dphi(P, spec) * a.unsqueeze(1)
+    return gram_hadamard(U.T, H.T) / m
+
+
+@dataclass
+class HeatmapResult:
+    G: np.ndarray                         # empirical G_L(0)/m of an explicit network, L = 2
+    Theta: np.ndarray                     # closed form Θ_L
+    lam_Theta: float
+    lam_L: float                          # the paper's λ_L = λ_min(K̇_L)
+    lam_G: float
+    m: int
+
+
+def gram_heatmap(cfg: GramConfig, ctx: RunContext) -> HeatmapResult:
+    """F4 (a): the Gram of one explicit network (weights drawn entry by entry) next to Θ_L."""
+    from .model import empirical_grams, init_network, layer_factors
+    from .ntk import ntk_kernels
+
+    X = _data(cfg, ctx, cfg.corr)
+    lim = ntk_kernels(X, 2, cfg.b, cfg.kind)
+    spec = act.make_act(cfg.kind, cfg.b, cfg.ratio_m)
+    net = init_network(cfg.d, cfg.ratio_m, 2, spec, seed=ctx.seeds(1, "heat")[0], device=ctx.device)
+    G = empirical_grams(*layer_factors(net, X))[-1] / cfg.ratio_m
+    return HeatmapResult(G.cpu().numpy(), lim["Theta"].cpu().numpy(), lim["lam_Theta"], lim["lam_L"],
+                         float(torch.linalg.eigvalsh(G)[0]), cfg.ratio_m)
+
+
+GRAM_CONFIGS = (("shifted", 0.0), ("shifted", 1.0), ("threshold", 1.0))
+
+
+@dataclass
+class GramErrorResult:
+    m: np.ndarray
+    err: dict                             # (kind, b) -> (M, seeds) max |G/m − Θ| / Θ₁₁
+    slopes: dict                          # (kind, b) -> fitted exponent of the median
+    ratios: object                        # DataFrame of F4 (c)
+    min_ratio: float                      # min over configurations and seeds of λ_min(G/m)/λ_min(Θ_L)
+
+
+def gram_error(cfg: GramConfig, ctx: RunContext) -> GramErrorResult:
+    """F4 (b, c): entrywise error of G_L(0)/m against Θ_L over widths, and λ_min(G/m)/λ_min(Θ_L)."""
+    import pandas as pd
+
+    from .ntk import ntk_kernels
+
+    X = _data(cfg, ctx, cfg.corr)
+    ms = 2 ** np.asarray(cfg.log2_widths)
+    err, slopes = {}, {}
+    for kind, b in GRAM_CONFIGS:
+        Th = ntk_kernels(X, 2, b, kind)["Theta"]
+        e = np.array([[float((_last_gram(X, m, 2, b, kind, s) - Th).abs().max() / Th[0, 0])
+                       for s in ctx.seeds(cfg.seeds, "gram-err", kind, b, int(m))] for m in ms])
+        err[kind, b], slopes[kind, b] = e, fit.fit_power_law(ms, np.median(e, 1)).exponent
+    rows = []
+    for kind in act.KINDS:
+        for b in (0.0, 0.5, 1.0):
+            k = ntk_kernels(X, 2, b, kind)
+            lam = [float(torch.linalg.eigvalsh(_last_gram(X, cfg.ratio_m, 2, b, kind, s))[0])
+                   for s in ctx.seeds(cfg.seeds, "gram-lam", kind, b)]
+            rows.append({"kind": kind, "b": b, "λ_min(Θ_L)": k["lam_Theta"], "λ_L (paper)": k["lam_L"],
+                         "min λ̂/λ_Θ": min(lam) / k["lam_Theta"], "mean λ̂/λ_Θ": float(np.mean(lam)) / k["lam_Theta"]})
+    tab = pd.DataFrame(rows)
+    return GramErrorResult(ms, err, slopes, tab, float(tab["min λ̂/λ_Θ"].min()))
+
+
+LAYER_CONFIGS = (("ReLU (b=0)", "shifted", 0.0), ("shifted b=1", "shifted", 1.0), ("threshold b=1", "threshold", 1.0))
+
+
+def layer_grams(cfg: GramConfig, ctx: RunContext) -> dict:
+    """F5: {configuration name: (3,) mean λ_min(G_ℓ)/m for ℓ = 1, 2, 3} on explicit L = 3 networks."""
+    from .model import empirical_grams, init_network, layer_factors
+
+    X = _data(cfg, ctx, cfg.corr)
+    out = {}
+    for name, kind, b in LAYER_CONFIGS:
+        spec = act.make_act(kind, b, cfg.layer_m)
+        vals = []
+        for s in ctx.seeds(cfg.layer_seeds, "layers", name):
+            net = init_network(cfg.d, cfg.layer_m, 3, spec, seed=s, device=ctx.device)
+            vals.append([float(torch.linalg.eigvalsh(G)[0]) / cfg.layer_m
+                         for G in empirical_grams(*layer_factors(net, X))])
+        out[name] = np.mean(vals, 0)
+    return out
