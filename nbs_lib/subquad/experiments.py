@@ -1258,3 +1258,106 @@ def digits(cfg: DigitsConfig, ctx: RunContext) -> DigitsResult:
                         float(((Xb @ w - yte) ** 2).mean()),
                         (gd if gd is not None else cfg.gd_cap) / gn if gn else math.nan,
                         any(not np.all(np.isfinite(v)) for v in curves.values()))
+
+
+# ----------------------------------------------------------------------------------------------- notebook 06
+def kernel_references(ctx: RunContext) -> dict:
+    """Return the max errors of each torch reference against an independent dense computation (float64), and of
+    the Triton kernels against the references where Triton runs (``'triton'``: NaN when it cannot run here)."""
+    from .. import gpu
+    from . import sketch as sk
+    from . import triton_sketch as gs
+    from .lrm import to_sparse_cols
+
+    g = ctx.generator("kernels", device="cpu")
+    rnd = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64, device="cpu").to(ctx.device)
+    A = rnd(4, 64)
+    out = {"fwht": float((gs.fwht_torch(A) - A @ sk.hadamard_matrix(64).to(ctx.device)).abs().max())}
+    U, V = rnd(4, 16), rnd(4, 16)
+    J = (U.unsqueeze(2) * V.unsqueeze(1)).reshape(4, -1)
+    srht = sk.TensorSRHT(16, 16, 24, seed=1, device=ctx.device)
+    Af, Bf = srht.transforms(U, V)
+    S = srht.explicit_matrix().to(ctx.device)
+    out["srht"] = float((gs.srht_rows_torch(Af, Bf, srht.p, srht.q) - J @ S.T).abs().max())
+    ts = sk.TensorSketch(16, 16, 24, seed=2, device=ctx.device)
+    cs = lambda M, c: gs.countsketch_torch(M, c.h, c.sign, 24)
+    conv = torch.fft.irfft(torch.fft.rfft(cs(U, ts.c1), n=24) * torch.fft.rfft(cs(V, ts.c2), n=24), n=24)
+    out["tensorsketch"] = float((conv - J @ ts.explicit_matrix().to(ctx.device).T).abs().max())
+    W, H = rnd(96, 64), torch.relu(rnd(64, 5) - 1)
+    Hs = to_sparse_cols(H)
+    P, Hn = gs.sparse_shifted_relu_forward_torch(W.T.contiguous(), Hs.idx, Hs.val, Hs.offsets, 0.3, 1.7)
+    out["sparse_forward"] = float(max((P - W @ H).abs().max(), (Hn - 1.7 * (W @ H - 0.3).clamp_min(0)).abs().max()))
+    out["triton"] = math.nan
+    if gpu.choose_backend("auto", ctx.device) == "triton":
+        At, Bt = A.float().repeat(8, 16), A.float().repeat(8, 16)
+        p = torch.randint(0, 1024, (256,), generator=g, device="cpu").to(ctx.device)
+        ref = gs.fwht_torch(At)
+        out["triton"] = max(float((gs.fwht(At, backend="triton") - ref).abs().max() / ref.abs().max()),
+                            float((gs.srht_rows(At, Bt, p, p, backend="triton")
+                                   - gs.srht_rows_torch(At, Bt, p, p)).abs().max()))
+    return out
+
+
+@dataclass(frozen=True)
+class KernelBenchConfig(Config):
+    """Notebook 06: timings of the torch references, their dense baselines and (on a GPU) the Triton kernels."""
+
+    n: int = 32                                  # rows (samples) per call (integer in [1, 1024])
+    widths: tuple = (1024, 4096, 16384)          # widths (powers of two in [64, 2^20])
+    repeats: int = 5                             # interleaved timed rounds (integer in [3, 100])
+    PROFILES = {"smoke": dict(widths=(256, 1024), repeats=3), "cpu": {},
+                "paper": dict(widths=(4096, 16384, 65536), repeats=11)}
+
+    def validate(self):
+        validate.int_in("n", self.n, 1, 1024)
+        w = validate.int_list("widths", self.widths, minimum=64)
+        if max(w) > 2 ** 20 or any(v & (v - 1) for v in w):
+            raise ValueError(f"widths must be powers of two in [64, 2^20], got {self.widths!r}")
+        validate.int_in("repeats", self.repeats, 3, 100)
+
+    def resources(self):
+        m = max(self.widths)
+        return Resources(host_bytes=2 * m * m * 4 + 8 * self.n * m * 4)
+
+
+def kernel_bench(cfg: KernelBenchConfig, ctx: RunContext):
+    """Return a DataFrame of medians (ms) per kernel and width: torch reference, dense baseline, Triton (or NaN)."""
+    import pandas as pd
+
+    from .. import bench, gpu
+    from . import sketch as sk
+    from . import triton_sketch as gs
+    from .lrm import to_sparse_cols
+
+    tri = gpu.choose_backend("auto", ctx.device) == "triton"
+    g = ctx.generator("kbench", device="cpu")
+    dev, f32 = ctx.device, torch.float32
+    rows = []
+    for m in cfg.widths:
+        n, s = cfg.n, 64 * cfg.n
+        A = torch.randn(n, m, generator=g, dtype=f32, device="cpu").to(dev)
+        p, q = (torch.randint(0, m, (s,), generator=g, device="cpu").to(dev) for _ in range(2))
+        h = torch.randint(0, s, (m,), generator=g, device="cpu").to(dev)
+        sign = (2 * torch.randint(0, 2, (m,), generator=g, device="cpu") - 1).to(dev, f32)
+        W = torch.randn(m, m, generator=g, dtype=f32, device="cpu").to(dev) * math.sqrt(2 / m)
+        Hf = torch.relu(torch.randn(m, n, generator=g, dtype=f32, device="cpu").to(dev) - 2.0)   # ≈ 2 % active
+        Hs, WT = to_sparse_cols(Hf), W.T.contiguous()
+        Hm = sk.hadamard_matrix(m, f32).to(dev) if m <= 4096 else None
+        sp = lambda be: gs.sparse_shifted_relu_forward(WT, Hs.idx, Hs.val, Hs.offsets, 0.0, 1.0, backend=be)
+        ops = {"FWHT (n×m)": (lambda be: gs.fwht(A, backend=be), (lambda: A @ Hm) if Hm is not None else None),
+               "TensorSRHT sample, s = 64n": (lambda be: gs.srht_rows(A, A, p, q, backend=be), None),
+               "CountSketch, s = 64n": (lambda be: gs.countsketch(A, h, sign, s, backend=be), None),
+               "sparse shifted-ReLU forward (≈2% active)": (sp, lambda: W @ Hf)}
+        for name, (fn, base) in ops.items():
+            variants = {"torch": (lambda fn=fn: fn("torch"))}
+            if base is not None:
+                variants["baseline"] = base
+            if tri:
+                variants["triton"] = (lambda fn=fn: fn("triton"))
+            t = bench.compare(variants, repeats=cfg.repeats, device=str(dev))
+            rows.append({"kernel": name, "m": m, "torch reference ms": 1e3 * t["torch"].median,
+                         "dense baseline ms": 1e3 * t["baseline"].median if "baseline" in t else math.nan,
+                         "Triton ms": 1e3 * t["triton"].median if tri else math.nan,
+                         "Triton": f"measured on {dev}" if tri else "not measured: no GPU in this run",
+                         "device": str(dev), "threads": t["torch"].threads})
+    return pd.DataFrame(rows)
