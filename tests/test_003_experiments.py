@@ -88,3 +88,25 @@ def test_last_layer_gram_equals_core_two_layer_relu_ntk_part():
     W, a, H = net.W[-1], net.a, V[-1]
     ntk_, ck = kernels.two_layer_relu_kernels(W, a, H.T)
     assert torch.allclose(G / 64, ntk_ - ck, atol=1e-12)
+
+
+def test_lemma_sketch_sizes_follow_the_lemmas():
+    # Lemma D.4: n²/(ε²δ); Lemma D.8: n·log³(nm/(εδ))/ε² (constant 1)
+    assert ex.lemma_sketch_size("tensorsketch", 16, 4096) == math.ceil(256 / (0.25 * 0.1))
+    assert ex.lemma_sketch_size("srht", 16, 4096) == math.ceil(16 * math.log(16 * 4096 / 0.05) ** 3 / 0.25)
+
+
+def test_lrm_cost_fit_is_the_least_squares_line(ctx):
+    r = ex.lrm_cost(ex.LrmCostConfig.for_profile("smoke", n=8), ctx)
+    c, t0 = np.polyfit(r.ranks, r.median_ms, 1)
+    assert r.slope_ms_per_rank == pytest.approx(c)
+    assert np.all(r.q1_ms <= r.median_ms) and np.all(r.median_ms <= r.q3_ms)
+
+
+def test_same_iterates_and_f10_grade_every_setting(ctx):
+    s = ex.same_iterates(ex.SameIteratesConfig.for_profile("smoke", n=8), ctx)
+    assert s.rel_diff < 1e-9 and max(s.ranks) <= 8
+    g = ex.gn_vs_gd(ex.GNConfig.for_profile("smoke", gd_cap=50, gd_m=128, n_gd=8), ctx, gn_steps=10)
+    assert len(g.table) == 6
+    # the reported maximum is the maximum over all six settings (nothing dropped)
+    assert g.max_ratio == pytest.approx(max(float(v.max()) for v in g.ratios.values() if v.size))

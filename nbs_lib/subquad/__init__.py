@@ -15,7 +15,7 @@ from .model import (DeepNet, digits_subset, empirical_grams, forward_all, frozen
                     implicit_forward,
                     init_network, layer_factors, output, synthetic_sphere)
 from .ntk import bvn_orthant, ntk_kernels, trunc_moments
-from .ops import op_count, time_steps
+from .ops import op_count
 from .trainers import (DenseGN, ExplicitJacobianGN, FrozenFeatureGN, PaperGN, default_gd_lr, iterations_to,
                        last_layer_gd,
                        overshoot_kappa, residual_decomposition, run)

@@ -20,12 +20,13 @@ def density(res, L: int):
             v = D[:, :, l, :].reshape(len(res.b), -1)
             c = plotting.CYCLE[l]
             ax.plot(res.b, v.mean(1), "-o", ms=3, color=c, label=rf"layer $\ell={l + 1}$")
-            ax.fill_between(res.b, v.min(1), v.max(1), color=c, alpha=0.15, lw=0)
+            lo, hi = np.percentile(v, 10, 1), np.percentile(v, 90, 1)
+            ax.fill_between(res.b, np.where(lo > 0, lo, np.nan), hi, color=c, alpha=0.15, lw=0)
         plotting.theory(ax, res.b, res.Q, label=r"$Q(b)$ (exact at $\|h\|=1$)")
         ax.plot(res.b, np.exp(-res.b ** 2 / 2), ":", color="k", label=r"bound $e^{-b^2/2}$")
         ax.set(yscale="log", xlabel="standardised threshold $b$", title=f"{kind}, $m={res.m}$, $L={L}$")
         plotting.data_note(ax, SPHERE)
-    axes[0].set_ylabel("fraction of active units (band: min–max over samples)")
+    axes[0].set_ylabel("fraction of active units (band: 10–90 % over samples)")
     axes[0].legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 0.06))
     fig.tight_layout()
     return fig
@@ -253,7 +254,7 @@ def gn_vs_gd(res, m: int, n: int):
         axes[1].plot(np.arange(len(r)), r, "-o" if b == 0 else ":s", ms=3, color=c, label=f"corr={corr}, $b={b}$")
     axes[1].axhline(1 / 3, ls="--", color="k", label="1/3 (Thm 1.1)")
     axes[1].set(yscale="log", xlabel="GN step $t$", ylabel=r"$\|r_{t+1}\|/\|r_t\|$", title="GN per-step ratios")
-    axes[1].legend(fontsize=7, ncol=2, loc="upper right")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     for ax in axes:
         plotting.data_note(ax, "data: correlated points on the unit sphere (generated)")
     fig.tight_layout()
