@@ -168,7 +168,8 @@ def last_layer_gd(H, P0, a, y, spec: ActSpec, *, steps: int, lr: float | None = 
         return 0.5 * (r @ r), (dphi(P, spec) * a.unsqueeze(1)) * r.unsqueeze(0)
 
     r0 = float((a @ phi(P0, spec) - y).norm())
-    out = optim.gd(loss_grad, torch.zeros_like(H), eta=lr, steps=steps, tol=0.5 * (tol * r0) ** 2,
+    eta = torch.tensor(lr, dtype=H.dtype, device=H.device)     # a tensor: optim checks it without a default device
+    out = optim.gd(loss_grad, torch.zeros_like(H), eta=eta, steps=steps, tol=0.5 * (tol * r0) ** 2,
                    on_divergence="record", knobs=knobs)
     res = np.sqrt(2 * np.asarray(out.losses, dtype=float))
     return {"res": res, "ratios": res[1:] / res[:-1], "diverged": out.diverged, "lr": lr, "message": out.message,
