@@ -7,7 +7,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from nbs_lib import gpu  # noqa: E402
-from nbs_lib.gpu import sketch as gs  # noqa: E402
+from nbs_lib.subquad import triton_sketch as gs  # noqa: E402
 from nbs_lib.subquad.lrm import to_sparse_cols  # noqa: E402
 
 pytestmark = pytest.mark.triton

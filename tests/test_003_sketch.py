@@ -6,7 +6,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from nbs_lib import sketch as sk
+from nbs_lib.subquad import sketch as sk
 
 
 def _rows(n, m, seed):
@@ -34,15 +34,26 @@ def test_fast_sketch_equals_explicit_matrix(cls):
 
 @pytest.mark.parametrize("cls", [sk.TensorSketch, sk.TensorSRHT])
 def test_sketch_is_unbiased(cls):
-    # P21: E⟨S(u⊗v), S(u'⊗v')⟩ = ⟨u,u'⟩⟨v,v'⟩ over 400 independent sketches (m = 16, s = 8), within 4 SE
-    U, V = _rows(2, 16, 1)
-    est = []
-    for seed in range(400):
-        Jt = cls(16, 16, 8, seed=seed).apply(U, V)
-        est.append(float(Jt[0] @ Jt[1]))
-    est = np.array(est)
-    target = float((U[0] @ U[1]) * (V[0] @ V[1]))
-    assert abs(est.mean() - target) < 4 * est.std() / math.sqrt(est.size)
+    # P21: E[SᵀS] = I (Defs. D.2, D.6) from the explicit matrices, averaged over 2000 independent sketches
+    # (m1 = m2 = 4, s = 4). Each entry of the mean has standard error ≤ 1/√2000·max|SᵀS entry| ≤ 0.023 (entries of
+    # SᵀS are bounded by 1 for TensorSketch and by s·(1/s) = 1 for TensorSRHT), so 0.1 is more than 4 SE. With one
+    # hash shared by both CountSketches (or one sign vector in both SRHT factors) the entries of SᵀS at
+    # (i, j),(j, i) pairs are correlated and E[SᵀS] has off-diagonal ones: the test sees it.
+    mean = sum(cls(4, 4, 4, seed=seed).explicit_matrix().T @ cls(4, 4, 4, seed=seed).explicit_matrix()
+               for seed in range(2000)) / 2000
+    assert torch.allclose(mean, torch.eye(16, dtype=torch.float64), atol=0.1)
+
+
+@pytest.mark.parametrize("cls", [sk.TensorSketch, sk.TensorSRHT])
+def test_sketch_embedding_with_equal_factors(cls):
+    # U = V: the rows u ⊗ u; E‖S(u⊗u)‖² = ‖u‖⁴ and E⟨S(u⊗u), S(u'⊗u')⟩ = ⟨u,u'⟩², over 3000 sketches within 5 SE.
+    # A shared hash makes u_i u_j and u_j u_i collide with equal signs (a bias of order Σ_{i≠j} u_i²u_j²).
+    U, _ = _rows(2, 8, 1)
+    est = np.array([[float(v) for v in (lambda J: (J[0] @ J[0], J[0] @ J[1]))(cls(8, 8, 4, seed=k).apply(U, U))]
+                    for k in range(3000)])
+    target = np.array([float(U[0] @ U[0]) ** 2, float(U[0] @ U[1]) ** 2])
+    se = est.std(0) / math.sqrt(est.shape[0])
+    assert np.all(np.abs(est.mean(0) - target) < 5 * se)
 
 
 def test_hadamard_gram_equals_explicit_jacobian_gram():
@@ -97,6 +108,19 @@ def test_pcg_solves_ill_conditioned_gram_quickly():
     x, info = sk.sketch_pcg(Q, U, V, c, s=8 * n, tol=1e-10, seed=2)
     assert info["converged"] and info["iters"] <= 30 and info["kappa_pre"] <= 12
     assert torch.allclose(x, torch.linalg.solve(Q, c), rtol=1e-7, atol=1e-9 * float(x.abs().max()))
+
+
+def test_cg_iterations_at_most_n_on_spd_systems():
+    # CG in exact arithmetic terminates in ≤ n steps on an n×n SPD system (and in k steps with k distinct
+    # eigenvalues); steepest descent needs about κ·log(1/tol)/2 ≈ 900 steps here (κ = 100)
+    g = torch.Generator().manual_seed(0)
+    n = 12
+    Qo, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    Q = Qo @ torch.diag(torch.logspace(0, 2, n, dtype=torch.float64)) @ Qo.T
+    c = torch.randn(n, generator=g, dtype=torch.float64)
+    assert sk.cg_iterations(Q, c, tol=1e-8) <= n + 2
+    Q3 = Qo @ torch.diag(torch.tensor([1.0, 10.0, 100.0], dtype=torch.float64).repeat_interleave(4)) @ Qo.T
+    assert sk.cg_iterations(Q3, c, tol=1e-8) <= 3 + 1
 
 
 def test_solve_gram_reports_dead_samples():

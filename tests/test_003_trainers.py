@@ -1,4 +1,5 @@
 """Chapter 003: low-rank maintenance, the GN trainers (same iterates), diagnostics, op counts."""
+import numpy as np
 import pytest
 import torch
 
@@ -20,7 +21,7 @@ def test_lrm_query_matches_dense_after_updates_and_restarts():
     W0 = torch.randn(m, m, generator=g, dtype=torch.float64)
     lrm = sq.LowRankMaintenance([W0], restart=10)
     dense = W0.clone()
-    expected_rank = [4, 8, 0, 4, 8, 0]          # r grows by n = 4 and resets to 0 exactly when it reaches r_max = 10
+    expected_rank = [4, 8, 0, 4, 8, 0]          # r grows by n = 4 and resets to 0 when it reaches r_max = 10
     for t in range(6):
         U, V = torch.randn(m, n, generator=g, dtype=torch.float64), torch.randn(m, n, generator=g, dtype=torch.float64)
         lrm.update(0, U, V)
@@ -32,6 +33,24 @@ def test_lrm_query_matches_dense_after_updates_and_restarts():
         assert torch.allclose(lrm.query_T(0, Y), dense.T @ Y, atol=1e-10)
     assert lrm.counters["restarts"] == 2
     assert torch.allclose(lrm.materialize(0), dense, atol=1e-10)
+
+
+def test_lrm_restarts_when_the_rank_reaches_r_max_exactly():
+    # Alg. 4: restart as soon as the accumulated rank is ≥ r_max; with n = 4 and r_max = 8 the second update hits
+    # r_max exactly and must restart (a '>' would keep rank 8 until the third update)
+    g = torch.Generator().manual_seed(3)
+    m, n = 32, 4
+    W0 = torch.randn(m, m, generator=g, dtype=torch.float64)
+    lrm = sq.LowRankMaintenance([W0], restart=8)
+    dense = W0.clone()
+    ranks = []
+    for _ in range(4):
+        U, V = torch.randn(m, n, generator=g, dtype=torch.float64), torch.randn(m, n, generator=g, dtype=torch.float64)
+        lrm.update(0, U, V)
+        dense += U @ V.T
+        ranks.append(lrm.rank[0])
+    assert ranks == [4, 0, 4, 0] and lrm.counters["restarts"] == 2
+    assert torch.allclose(lrm.base[0], dense, atol=1e-10)      # after a restart the base holds everything
 
 
 def test_lrm_merge_same_V_keeps_rank_n():
@@ -103,11 +122,43 @@ def test_residual_decomposition_bounds_and_ftc_gap():
             assert d["ftc_gap"] >= 0.05 * d["res"]
 
 
-def test_gd_decreases_loss_and_sketched_solver_runs():
+def test_gd_default_step_is_one_over_lambda_max_and_steps_match_dense_gd():
+    # the default step is 1/λ_max(G_0) with G_0 = J Jᵀ from the explicit Jacobian (kron(u_i, h_i) rows);
+    # the GD iterates equal dense GD on W_L: W ← W − lr·(U diag r) Hᵀ
+    net, H, y, spec = _setup(m=64, n=6)
+    W = net.W[-1]
+    P0 = W @ H
+    U = sq.dphi(P0, spec) * net.a.unsqueeze(1)
+    J = (U.T.unsqueeze(2) * H.T.unsqueeze(1)).reshape(6, -1)
+    lam_max = float(torch.linalg.eigvalsh(J @ J.T)[-1])
+    lr = sq.default_gd_lr(P0, H.T @ H, net.a, spec)
+    assert lr * lam_max == pytest.approx(1.0, rel=1e-10)
+    out = sq.last_layer_gd(H, P0, net.a, y, spec, steps=5, tol=0.0)
+    assert out["lr"] == lr
+    Wd = W.clone()
+    ref = []
+    for _ in range(6):
+        P = Wd @ H
+        r = net.a @ sq.phi(P, spec) - y
+        ref.append(float(r.norm()))
+        Wd = Wd - lr * ((sq.dphi(P, spec) * net.a.unsqueeze(1)) * r.unsqueeze(0)) @ H.T
+    assert out["res"] == pytest.approx(ref, rel=1e-9)
+
+
+def test_gd_divergence_is_reported_not_returned_as_a_result():
+    net, H, y, spec = _setup(m=64, n=6)
+    # a ReLU last layer cannot blow up by a large step (its units die), so feed a non-finite label instead
+    P0 = net.W[-1] @ H
+    y = y.clone()
+    y[2] = float("inf")
+    out = sq.last_layer_gd(H, P0, net.a, y, spec, steps=10, knobs="lr_factor")
+    assert out["diverged"] and "lr_factor" in out["message"] and np.all(np.isfinite(out["res"]))
+    gn = sq.run(sq.FrozenFeatureGN(H, P0, net.a, y, spec, track=False), 3)
+    assert gn["diverged"]
+
+
+def test_sketched_solvers_converge():
     net, H, y, spec = _setup()
-    gd = sq.LastLayerGD(H, net.W[-1] @ H, net.a, y, spec)
-    out = sq.run(gd, 50)
-    assert out["res"][-1] < out["res"][0]
     for solver, s in (("srht", 64 * 8), ("tensorsketch", 64 * 8), ("pcg", 8 * 8)):
         o = sq.run(sq.FrozenFeatureGN(H, net.W[-1] @ H, net.a, y, spec, solver=solver, s=s), 4)
         assert o["res"][-1] < 0.1 * o["res"][0]

@@ -48,12 +48,12 @@ def init_network(d: int, m: int, L: int, spec: ActSpec, *, seed: int, c_w: float
     _check_sizes(d, m, L)
     if spec.m != m:
         raise ValueError(f"spec was made for width {spec.m}, but m = {m}")
-    g = torch.Generator().manual_seed(int(seed))
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
     sd = math.sqrt(c_w / m)
-    W = [torch.randn(m, d, generator=g, dtype=dtype) * sd]
+    W = [torch.randn(m, d, generator=g, dtype=dtype, device="cpu") * sd]
     for _ in range(1, L):
-        W.append(torch.randn(m, m, generator=g, dtype=dtype) * sd)
-    a = c_a * (2 * torch.randint(0, 2, (m,), generator=g) - 1).to(dtype)
+        W.append(torch.randn(m, m, generator=g, dtype=dtype, device="cpu") * sd)
+    a = c_a * (2 * torch.randint(0, 2, (m,), generator=g, device="cpu") - 1).to(dtype)
     return DeepNet([w.to(device) for w in W], a.to(device), spec)
 
 
@@ -97,13 +97,13 @@ def implicit_forward(X: torch.Tensor, m: int, L: int, spec: ActSpec, *, seed: in
     _check_sizes(X.shape[0], m, L)
     if spec.m != m:
         raise ValueError(f"spec was made for width {spec.m}, but m = {m}")
-    g = torch.Generator().manual_seed(int(seed))
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
     n = X.shape[1]
     dt = X.dtype
 
     def sample(H):
         C = psd_sqrt((c_w / m) * (H.T @ H))
-        Z = torch.cat([torch.randn(min(chunk, m - s), n, generator=g, dtype=dt) for s in range(0, m, chunk)])
+        Z = torch.cat([torch.randn(min(chunk, m - s), n, generator=g, dtype=dt, device="cpu") for s in range(0, m, chunk)])
         return Z.to(X.device) @ C.T
 
     Hs = []
@@ -112,7 +112,7 @@ def implicit_forward(X: torch.Tensor, m: int, L: int, spec: ActSpec, *, seed: in
         H = phi(sample(H), spec)
         Hs.append(H)
     P0 = sample(H)
-    a = c_a * (2 * torch.randint(0, 2, (m,), generator=g) - 1).to(dt).to(X.device)
+    a = c_a * (2 * torch.randint(0, 2, (m,), generator=g, device="cpu") - 1).to(dt).to(X.device)
     return Hs, P0, a
 
 
@@ -141,7 +141,9 @@ def layer_factors(net: DeepNet, X: torch.Tensor) -> tuple[list, list]:
 
 def empirical_grams(U: list, V: list) -> list:
     """Return the per-layer Grams ``G_ℓ = (U_ℓᵀU_ℓ) ⊙ (V_ℓᵀV_ℓ)`` (Fact E.1 / Lemma E.2), each (n, n)."""
-    return [(u.T @ u) * (v.T @ v) for u, v in zip(U, V)]
+    from .sketch import gram_hadamard
+
+    return [gram_hadamard(u.T, v.T) for u, v in zip(U, V)]
 
 
 def synthetic_sphere(n: int, d: int, *, corr: float = 0.0, seed: int = 0, y_kind: str = "gauss",
@@ -158,13 +160,13 @@ def synthetic_sphere(n: int, d: int, *, corr: float = 0.0, seed: int = 0, y_kind
         raise ValueError(f"corr must be a number in [0, 100], got {corr!r}")
     if y_kind not in ("gauss", "sign"):
         raise ValueError(f"y_kind must be 'gauss' or 'sign', got {y_kind!r}")
-    g = torch.Generator().manual_seed(int(seed))
-    mu = torch.randn(d, 1, generator=g, dtype=dtype)
+    g = torch.Generator(device="cpu").manual_seed(int(seed))
+    mu = torch.randn(d, 1, generator=g, dtype=dtype, device="cpu")
     mu = mu / mu.norm()
-    xi = torch.randn(d, n, generator=g, dtype=dtype) / math.sqrt(d)
+    xi = torch.randn(d, n, generator=g, dtype=dtype, device="cpu") / math.sqrt(d)
     X = xi + corr * mu
     X = X / X.norm(dim=0, keepdim=True)
-    y = torch.randn(n, generator=g, dtype=dtype)
+    y = torch.randn(n, generator=g, dtype=dtype, device="cpu")
     if y_kind == "sign":
         y = torch.sign(y)
     return X, y
@@ -175,7 +177,7 @@ def digits_subset(n: int, *, seed: int = 0, dtype=torch.float64) -> tuple[torch.
     from nbs_lib import data
 
     ds = data.digits(n=n, seed=seed)
-    X = torch.as_tensor(ds.X.T, dtype=dtype)
+    X = torch.as_tensor(ds.X.T, dtype=dtype, device="cpu")
     X = X / X.norm(dim=0, keepdim=True)
-    y = torch.as_tensor((ds.y - 4.5) / 2.87, dtype=dtype)
+    y = torch.as_tensor((ds.y - 4.5) / 2.87, dtype=dtype, device="cpu")
     return X, y, f"scikit-learn's bundled digits (8×8 images, {n} drawn at random with seed {seed})"

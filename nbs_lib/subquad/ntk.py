@@ -24,6 +24,10 @@ from . import activations as act
 _SQ2 = math.sqrt(2.0)
 
 
+def _f64(t) -> torch.Tensor:
+    return t.to(torch.float64) if isinstance(t, torch.Tensor) else torch.as_tensor(t, dtype=torch.float64, device="cpu")
+
+
 def _Qt(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.erfc(x / _SQ2)
 
@@ -34,7 +38,7 @@ def _pdf(x: torch.Tensor) -> torch.Tensor:
 
 def bvn_orthant(h: torch.Tensor, k: torch.Tensor, rho: torch.Tensor, n_nodes: int = 256) -> torch.Tensor:
     """Return ``Λ(h,k;ρ) = P(X>h, Y>k)`` for a standard bivariate normal with correlation ``ρ`` (|ρ| < 1), elementwise."""
-    h, k, rho = torch.broadcast_tensors(*(torch.as_tensor(t, dtype=torch.float64) for t in (h, k, rho)))
+    h, k, rho = torch.broadcast_tensors(*(_f64(t) for t in (h, k, rho)))
     t, w = np.polynomial.legendre.leggauss(n_nodes)
     t = torch.as_tensor(t, dtype=h.dtype, device=h.device)
     w = torch.as_tensor(w, dtype=h.dtype, device=h.device)
@@ -48,7 +52,7 @@ def bvn_orthant(h: torch.Tensor, k: torch.Tensor, rho: torch.Tensor, n_nodes: in
 
 def trunc_moments(h, k, rho):
     """Return ``(Λ, M10(h,k), M10(k,h), M11)`` of the truncated standard bivariate normal (see the module docstring)."""
-    h, k, rho = torch.broadcast_tensors(*(torch.as_tensor(t, dtype=torch.float64) for t in (h, k, rho)))
+    h, k, rho = torch.broadcast_tensors(*(_f64(t) for t in (h, k, rho)))
     s = torch.sqrt(1 - rho * rho)
     lam = bvn_orthant(h, k, rho)
     qK = _Qt((k - rho * h) / s)
@@ -79,7 +83,7 @@ def _layer(K: torch.Tensor, b: float, kind: str, c: float, rho_clip: float = 1 -
         dK = 2 * c * sig ** 2 * (qb + beta * pb)
     else:
         dK = 2 * c * sig ** 2 * ((1 + beta ** 2) * qb - beta * pb)
-    idx = torch.arange(K.shape[0])
+    idx = torch.arange(K.shape[0], device=K.device)
     Kn[idx, idx] = dK
     Kd[idx, idx] = c * qb
     return Kn, Kd

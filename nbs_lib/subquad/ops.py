@@ -55,33 +55,3 @@ def restart_exponent(alpha_mm: float = 0.32) -> float:
 def galactic_exponent(alpha_mm: float = 0.32) -> float:
     """Return the exponent ``2.25 − α`` of Thm 1.2's ``Õ(m^{2.25−α})`` bound (needs fast rectangular MM)."""
     return 2.25 - alpha_mm
-
-
-def time_steps(trainer, *, reps: int = 5, warmup: int = 1) -> dict:
-    """Return ``{'median_ms', 'min_ms', 'all_ms', 'flops'}`` of ``trainer.step()`` (``warmup`` untimed steps, then ``reps``).
-
-    Wall-clock only (``time.perf_counter``; CUDA is synchronised when the trainer's tensors live there); for
-    benchmark tables, never for assertions.
-    """
-    import time
-
-    import numpy as np
-    import torch
-
-    if not isinstance(reps, int) or reps < 1:
-        raise ValueError(f"reps must be a positive integer, got {reps!r}")
-    cuda = getattr(trainer, "H", None) is not None and trainer.H.is_cuda
-    for _ in range(warmup):
-        trainer.step()
-    times, flops = [], []
-    for _ in range(reps):
-        if cuda:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        st = trainer.step()
-        if cuda:
-            torch.cuda.synchronize()
-        times.append(1e3 * (time.perf_counter() - t0))
-        flops.append(st.get("flops", 0))
-    return {"median_ms": float(np.median(times)), "min_ms": float(np.min(times)), "all_ms": times,
-            "flops": float(np.median(flops))}

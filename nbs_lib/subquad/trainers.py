@@ -15,10 +15,13 @@ sketch-preconditioned CG (``'pcg'``). The trainers differ only in how they compu
 * :class:`FrozenFeatureGN` — ``P_{t+1} = P_t − η (U diag g) K_H`` (``O(mn²)``): the same iterates, because ``H`` is
   frozen (the chapter's Finding 4); ``W_L(t) = W_L(0) + Ũ Hᵀ`` is kept implicitly;
 * :class:`ExplicitJacobianGN` — forms ``J`` (n×m²) explicitly (validation, small m);
-* :class:`LastLayerGD` — ``W_L ← W_L − lr·(U diag r) Hᵀ`` (the §4 first-order variant).
+* :func:`last_layer_gd` — ``W_L ← W_L − lr·(U diag r) Hᵀ`` (the §4 first-order variant), run by the book's one GD
+  loop :func:`nbs_lib.optim.gd` on the factor ``Ũ`` of ``W_L(t) = W_L(0) + Ũ Hᵀ``.
 
 Every ``step()`` evaluates the residual at the current weights, takes one step, and returns a dict of statistics;
-:func:`run` iterates and stops at a relative residual ``tol``. ``flops`` are counted from the operations performed.
+:func:`run` iterates and stops at a relative residual ``tol``; a run has diverged by the book's one blow-up rule
+(:data:`nbs_lib.optim.BLOWUP` on the loss ``½‖r‖²``, or a non-finite residual). ``flops`` are counted from the
+operations performed.
 """
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ import time
 import numpy as np
 import torch
 
-from .. import sketch as sk
+from .. import optim
+from . import sketch as sk
 from .activations import ActSpec, dphi, phi
 from .lrm import LowRankMaintenance, to_sparse_cols
 
@@ -59,7 +63,7 @@ class _LastLayer:
     # --- shared pieces -------------------------------------------------------------------------------------------
     def _solve(self, U, r):
         m, n = U.shape
-        Q = (U.T @ U) * self.K_H
+        Q = sk.gram_hadamard(U.T, K_V=self.K_H)
         fl = 2 * n * n * m + n * n
         if self.solver == "exact":
             g, info = sk.solve_gram(Q, r)
@@ -137,24 +141,39 @@ class FrozenFeatureGN(_LastLayer):
         return self.Ut @ self.H.T
 
 
-class LastLayerGD(FrozenFeatureGN):
-    """Gradient descent ``W_L ← W_L − lr·(U diag r) Hᵀ`` on ``½‖f − y‖²``; ``lr`` defaults to ``1/λ_max(G_0)``."""
+def default_gd_lr(P0, K_H, a, spec: ActSpec) -> float:
+    """Return ``1/λ_max(G_0)`` with ``G_0 = (UᵀU) ⊙ K_H`` at ``P0`` (the step of :func:`last_layer_gd` by default)."""
+    U = dphi(P0, spec) * a.unsqueeze(1)
+    return 1.0 / float(torch.linalg.eigvalsh(sk.gram_hadamard(U.T, K_V=K_H).to(torch.float64))[-1])
 
-    def __init__(self, H, P0, a, y, spec, *, lr=None, track=False):
-        super().__init__(H, P0, a, y, spec, track=track)
-        if lr is None:
-            U = dphi(self.P, spec) * a.unsqueeze(1)
-            lr = 1.0 / float(torch.linalg.eigvalsh(((U.T @ U) * self.K_H).to(torch.float64))[-1])
-        if not (isinstance(lr, float) and lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-        self.lr = lr
 
-    def step(self) -> dict:
-        r = self.a @ phi(self.P, self.spec) - self.y
-        U = dphi(self.P, self.spec) * self.a.unsqueeze(1)
-        self._update(U * (self.lr * r).unsqueeze(0))
-        self.t += 1
-        return {"t": self.t - 1, "res": float(r.norm())}
+def last_layer_gd(H, P0, a, y, spec: ActSpec, *, steps: int, lr: float | None = None, tol: float = 1e-6,
+                  knobs: str = "the step size") -> dict:
+    """Return ``{"res", "ratios", "diverged", "lr", "message", "Ut"}`` of GD on ``½‖f − y‖²`` over ``W_L`` only.
+
+    ``W_L(t) = W_L(0) + Ũ Hᵀ`` so the GD step ``W_L ← W_L − lr·(U diag r) Hᵀ`` is ``Ũ ← Ũ − lr·U diag r`` and
+    ``P = P0 + Ũ K_H``; the loop is :func:`nbs_lib.optim.gd` (its blow-up rule, ``on_divergence='record'``).
+    Stops when ``‖r_t‖ ≤ tol·‖r_0‖``. ``lr`` defaults to :func:`default_gd_lr` (``1/λ_max(G_0)``).
+    """
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    K_H = H.T @ H
+    lr = default_gd_lr(P0, K_H, a, spec) if lr is None else lr
+    if not (isinstance(lr, float) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+
+    def loss_grad(Ut):
+        P = P0 + Ut @ K_H
+        r = a @ phi(P, spec) - y
+        return 0.5 * (r @ r), (dphi(P, spec) * a.unsqueeze(1)) * r.unsqueeze(0)
+
+    r0 = float((a @ phi(P0, spec) - y).norm())
+    eta = torch.tensor(lr, dtype=H.dtype, device=H.device)     # a tensor: optim checks it without a default device
+    out = optim.gd(loss_grad, torch.zeros_like(H), eta=eta, steps=steps, tol=0.5 * (tol * r0) ** 2,
+                   on_divergence="record", knobs=knobs)
+    res = np.sqrt(2 * np.asarray(out.losses, dtype=float))
+    return {"res": res, "ratios": res[1:] / res[:-1], "diverged": out.diverged, "lr": lr, "message": out.message,
+            "Ut": out.params}
 
 
 class DenseGN(_LastLayer):
@@ -170,7 +189,7 @@ class DenseGN(_LastLayer):
         return self.W @ self.H
 
     def _update(self, Ug):
-        self.W.sub_(Ug @ self.H.T)
+        self.W.addmm_(Ug, self.H.T, alpha=-1.0)          # in place: no m×m temporary
 
 
 class PaperGN(_LastLayer):
@@ -210,7 +229,7 @@ class ExplicitJacobianGN(_LastLayer):
 
     def _solve(self, U, r):
         J = (U.T.unsqueeze(2) * self.H.T.unsqueeze(1)).reshape(U.shape[1], -1)    # row i = kron(u_i, h_i)
-        Q = J @ J.T
+        Q = J @ J.T                                      # the explicit Gram (validation of Fact E.1)
         g, info = sk.solve_gram(Q, r)
         self._J = J
         return g, Q, info, 0
@@ -231,7 +250,8 @@ def run(trainer, T: int, *, tol: float = 1e-10) -> dict:
     """Return ``{'res': ‖r_0‖..‖r_T'‖, 'ratios', 'stats', 'diverged'}`` after at most ``T`` steps.
 
     Stops early when ``‖r_t‖/‖r_0‖ < tol``; ``ratios[t] = ‖r_{t+1}‖/‖r_t‖`` only while ``‖r_t‖/‖r_0‖ ≥ tol``.
-    Non-finite residuals stop the run with ``diverged=True`` (never plotted as a result).
+    A residual that breaks the blow-up rule of :mod:`nbs_lib.optim` (non-finite, or ``½‖r‖² >`` :data:`~nbs_lib.optim.BLOWUP`)
+    stops the run with ``diverged=True`` (never plotted or graded as a result).
     """
     if not isinstance(T, int) or T < 0:
         raise ValueError(f"T must be a non-negative integer, got {T!r}")
@@ -241,7 +261,7 @@ def run(trainer, T: int, *, tol: float = 1e-10) -> dict:
         st = trainer.step()
         stats.append(st)
         res.append(st["res"])
-        if not math.isfinite(st["res"]):
+        if _blown_up(st["res"]):
             diverged = True
             break
         if st["res"] < tol * res[0]:
@@ -251,7 +271,11 @@ def run(trainer, T: int, *, tol: float = 1e-10) -> dict:
     res = np.array(res)
     keep = res[:-1] >= tol * res[0]
     ratios = (res[1:] / res[:-1])[keep[: len(res) - 1]] if len(res) > 1 else np.array([])
-    return {"res": res, "ratios": ratios, "stats": stats, "diverged": diverged or not np.all(np.isfinite(res))}
+    return {"res": res, "ratios": ratios, "stats": stats, "diverged": diverged or any(map(_blown_up, res))}
+
+
+def _blown_up(res: float) -> bool:
+    return not math.isfinite(res) or 0.5 * res * res > optim.BLOWUP
 
 
 def iterations_to(res, target: float) -> int | None:
@@ -280,7 +304,7 @@ def residual_decomposition(P, K_H, a, y, spec: ActSpec, g, g_star=None) -> dict:
     U = dphi(P, spec) * a.unsqueeze(1)
     f0 = a @ phi(P, spec)
     r = f0 - y
-    G = (U.T @ U) * K_H
+    G = sk.gram_hadamard(U.T, K_V=K_H)
     if g_star is None:
         g_star, _ = sk.solve_gram(G, r)
     dP = -(U * g.unsqueeze(0)) @ K_H
@@ -307,7 +331,7 @@ def overshoot_kappa(P, K_H, a, y, spec: ActSpec, eta: float) -> float:
     U = dphi(P, spec) * a.unsqueeze(1)
     f0 = a @ phi(P, spec)
     r = f0 - y
-    g, _ = sk.solve_gram((U.T @ U) * K_H, r)
+    g, _ = sk.solve_gram(sk.gram_hadamard(U.T, K_V=K_H), r)
     dP = -eta * (U * g.unsqueeze(0)) @ K_H
     df = a @ phi(P + dP, spec) - f0
     return float((df @ (-eta * r)) / (eta ** 2 * (r @ r)))

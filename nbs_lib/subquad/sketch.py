@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from . import validate
+from .. import validate
 
 SKETCHES = ("tensorsketch", "srht")
 
@@ -50,7 +50,7 @@ def fwht(A: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 def hadamard_matrix(m: int, dtype=torch.float64) -> torch.Tensor:
     """Return the m×m Sylvester Hadamard matrix (entries ±1; for tests and explicit sketches only)."""
-    return fwht(torch.eye(m, dtype=dtype))
+    return fwht(torch.eye(m, dtype=dtype, device="cpu"))
 
 
 def _next_pow2(m: int) -> int:
@@ -63,10 +63,10 @@ class CountSketch:
     def __init__(self, m: int, s: int, *, seed: int, device=None):
         validate.positive_int("m", m)
         validate.positive_int("s", s)
-        g = torch.Generator().manual_seed(int(seed))
+        g = torch.Generator(device="cpu").manual_seed(int(seed))
         self.m, self.s = m, s
-        self.h = torch.randint(0, s, (m,), generator=g).to(device)
-        self.sign = (2 * torch.randint(0, 2, (m,), generator=g) - 1).to(device)
+        self.h = torch.randint(0, s, (m,), generator=g, device="cpu").to(device)
+        self.sign = (2 * torch.randint(0, 2, (m,), generator=g, device="cpu") - 1).to(device)
 
     def apply(self, A: torch.Tensor) -> torch.Tensor:
         """Return ``A Cᵀ: (n, s)`` in ``O(nnz(A))`` (``index_add``)."""
@@ -94,11 +94,11 @@ class TensorSketch:
 
     def explicit_matrix(self, dtype=torch.float64) -> torch.Tensor:
         """Return ``S: (s, m1·m2)`` entry by entry from Def. D.2 (tests only; small m)."""
-        i = torch.arange(self.m1).repeat_interleave(self.m2)
-        j = torch.arange(self.m2).repeat(self.m1)
+        i = torch.arange(self.m1, device="cpu").repeat_interleave(self.m2)
+        j = torch.arange(self.m2, device="cpu").repeat(self.m1)
         rows = (self.c1.h.cpu()[i] + self.c2.h.cpu()[j]) % self.s
-        S = torch.zeros(self.s, self.m1 * self.m2, dtype=dtype)
-        S[rows, torch.arange(self.m1 * self.m2)] = (self.c1.sign.cpu()[i] * self.c2.sign.cpu()[j]).to(dtype)
+        S = torch.zeros(self.s, self.m1 * self.m2, dtype=dtype, device="cpu")
+        S[rows, torch.arange(self.m1 * self.m2, device="cpu")] = (self.c1.sign.cpu()[i] * self.c2.sign.cpu()[j]).to(dtype)
         return S
 
 
@@ -111,11 +111,11 @@ class TensorSRHT:
         validate.positive_int("s", s)
         self.m1, self.m2, self.s = m1, m2, s
         self.mp = _next_pow2(max(m1, m2))
-        g = torch.Generator().manual_seed(int(seed))
-        self.d1 = (2 * torch.randint(0, 2, (self.mp,), generator=g) - 1).to(device)
-        self.d2 = (2 * torch.randint(0, 2, (self.mp,), generator=g) - 1).to(device)
-        self.p = torch.randint(0, self.mp, (s,), generator=g).to(device)
-        self.q = torch.randint(0, self.mp, (s,), generator=g).to(device)
+        g = torch.Generator(device="cpu").manual_seed(int(seed))
+        self.d1 = (2 * torch.randint(0, 2, (self.mp,), generator=g, device="cpu") - 1).to(device)
+        self.d2 = (2 * torch.randint(0, 2, (self.mp,), generator=g, device="cpu") - 1).to(device)
+        self.p = torch.randint(0, self.mp, (s,), generator=g, device="cpu").to(device)
+        self.q = torch.randint(0, self.mp, (s,), generator=g, device="cpu").to(device)
 
     def _pad(self, A, m):
         if m == self.mp:

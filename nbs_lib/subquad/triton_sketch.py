@@ -21,13 +21,13 @@ from functools import lru_cache
 
 import torch
 
-from . import choose_backend
+from ..gpu import choose_backend
 
 
 # ------------------------------------------------------------------------------------------ references
 def fwht_torch(A: torch.Tensor) -> torch.Tensor:
     """Return the unnormalised FWHT of ``A: (n, m)`` along the last axis (``m`` a power of two)."""
-    from nbs_lib.sketch import fwht as _f
+    from .sketch import fwht as _f
 
     return _f(A, dim=-1)
 
