@@ -186,3 +186,17 @@ def test_bench_publish_payload_and_errors():
     assert fast["speedup"] == 4.0 and fast["speedup_range"] == [1.8 / 0.55, 2.2 / 0.45] and fast["predicted"] == 4.0
     with pytest.raises(ValueError, match="baseline"):
         nl.bench.publish("x", t, baseline="sparse")
+
+
+def test_alternative_expected_verdicts_need_a_why_and_match_either():
+    from nbs_lib.claims import Claim
+
+    e = {**ENTRY, "expected": ["reproduced", "not assessed"]}
+    with pytest.raises(registry.RegistryError, match="why"):
+        registry.validate_entry("000.a", e)
+    registry.validate_entry("000.a", {**e, "why": "timing noise"})
+    exp = nl.claims.expected_for(["reproduced", "not assessed"], "cpu")
+    for v, ok in (("reproduced", True), ("not assessed", True), ("partly", False)):
+        c = Claim(id="000.a", chapter="000", paper_ref="", paper_says="", measured="", verdict=v,
+                  expected_verdict=exp, profile="cpu", needs="cpu")
+        assert c.matches_expected() is ok
