@@ -284,7 +284,7 @@ def test_divergence_is_masked_per_run_and_names_the_knobs():
     eta = torch.tensor([1e3, 0.5 / L], dtype=torch.float64)
     res = ub.train(both, X, Y, eta=eta, beta=0.0, steps=60, knobs="c1 or c2")
     alone = ub.train(ub.Net(net.V[None], net.W[None]), X, Y, eta=0.5 / L, beta=0.0, steps=60)
-    assert res.diverged and "c1 or c2" in res.message
+    assert res.diverged and "c1 or c2" in res.message and res.message.startswith("GD")
     assert res.diverged_runs.tolist() == [True, False]
     assert np.isnan(res.losses[-1, 0])
     assert np.array_equal(res.losses[:, 1], alone.losses[:, 0])
@@ -331,3 +331,53 @@ def test_fig2_grid_matches_lemma46_prediction():
     ratio = (df.iters / df.pred).to_numpy()
     assert np.isfinite(ratio).all() and ((ratio > 0.6) & (ratio < 1.3)).all()
     assert (df.m == np.round(4.0 * 20 * 2 * df.kappa_r ** 2)).all()
+
+
+# ------------------------------------------------------------------------------------------------ experiments
+def _ctx(profile="smoke"):
+    return nl.run_context(profile, "cpu", 0, announce=False)
+
+
+def test_fig1_experiment_matches_unbatched_runs_and_dense_t_nag():
+    """fig1 at smoke: each batched trial equals an unbatched run from the same draw; Lemma 3.8's spectral radius
+    from the 2 × 2 blocks equals the eigenvalues of the dense T_NAG; the rate table is the fitted slope."""
+    E = ub.experiments
+    cfg = E.Fig1Config.for_profile("smoke", trials=2, T=120)
+    ctx = _ctx()
+    res = E.fig1(cfg, ctx)
+    X, Y, net = ub.draw_problem(2, cfg.N, cfg.n, cfg.d, cfg.m, cfg.c1, cfg.c2, gen=ctx.generator("fig1"))
+    K0 = ub.ntk_hidden(net.V[1], net.W[1], X[1])
+    ev = torch.linalg.eigvalsh(K0)
+    eta, beta = ub.step_params(ev[-1], ev[0])
+    one = ub.train(ub.Net(net.V[1:], net.W[1:]), X[1], Y[1], eta=float(eta), beta=float(beta), steps=cfg.T)
+    # the same iteration up to round-off: the residual agrees to ~eps·‖Y‖, so the loss to ~1e-13·L0
+    assert np.allclose(one.losses[:, 0], res.nag[: one.losses.shape[0], 1], rtol=1e-6, atol=1e-12 * one.losses[0, 0])
+    T = ub.t_nag_matrix(K0, float(eta), float(beta))
+    rho = float(torch.linalg.eigvals(T).abs().max())
+    assert abs(rho - (1 - 1 / math.sqrt(res.kappa[1]))) < 1e-6
+    assert res.op_norm[1] >= 1.0 - 1e-12 and abs(res.op_norm[1] - float(torch.linalg.matrix_norm(T, 2))) < 1e-8
+    rel = res.nag[:, 0] / res.nag[0, 0]
+    keep = (rel >= 1e-9) & (rel <= 1e-3)
+    slope = np.polyfit(np.nonzero(keep)[0], np.log(rel[keep]), 1)[0]
+    assert abs(np.exp(slope) - res.rates.nag_fit[0]) < 1e-10
+
+
+def test_fig1_config_rejects_bad_sizes_before_work():
+    E = ub.experiments
+    with pytest.raises(ValueError, match="c1"):
+        E.Fig1Config.for_profile("smoke", c1=0.0)
+    with pytest.raises(ValueError, match="trials"):
+        E.Fig1Config.for_profile("smoke", trials=1000)
+    with pytest.raises(ValueError, match=r"N·n"):
+        E.Fig1Config.for_profile("smoke", N=1000, n=200)
+    with pytest.raises(ValueError, match="unknown"):
+        E.Fig1Config.for_profile("smoke", widht=3)
+
+
+def test_mean_ci_is_the_t_interval():
+    from scipy import stats
+    x = np.array([1.0, 2.0, 4.0])
+    m, (lo, hi) = ub.experiments.mean_ci(x)
+    h = stats.t.ppf(0.975, 2) * x.std(ddof=1) / np.sqrt(3)
+    assert m == pytest.approx(7 / 3) and lo == pytest.approx(7 / 3 - h) and hi == pytest.approx(7 / 3 + h)
+    assert ub.experiments.mean_ci([3.0])[1] == (-1e300, 1e300)

@@ -105,7 +105,8 @@ def train(net: Net, X, Y, *, eta, beta=0.0, steps: int, tol: float | None = None
                     knobs=knobs)
     V, W = last.get("p", (V0, W0))
     dr = res.diverged_runs if res.diverged_runs is not None else np.zeros(B, bool)
-    return TrainResult(res.losses, res.hit, Net(V, W), tr, res.diverged, res.message, dr)
+    msg = res.message.replace("NAG", "GD", 1) if not bool((beta_t != 0).any()) else res.message
+    return TrainResult(res.losses, res.hit, Net(V, W), tr, res.diverged, msg, dr)
 
 
 

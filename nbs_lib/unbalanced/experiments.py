@@ -68,7 +68,7 @@ class Fig1Config(Config):
     c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
     trials: int = 5            # independent draws of data and init (integer in [1, 64])
     T: int = 300               # iterations (integer in [10, 20000])
-    PROFILES = {"smoke": dict(d=10, n=5, N=40, m=200, T=250, trials=2), "cpu": dict(),
+    PROFILES = {"smoke": dict(d=10, n=5, N=40, m=200, T=400, trials=2), "cpu": dict(),
                 "paper": dict(T=400)}
 
     def validate(self):
