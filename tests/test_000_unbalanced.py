@@ -381,3 +381,52 @@ def test_mean_ci_is_the_t_interval():
     h = stats.t.ppf(0.975, 2) * x.std(ddof=1) / np.sqrt(3)
     assert m == pytest.approx(7 / 3) and lo == pytest.approx(7 / 3 - h) and hi == pytest.approx(7 / 3 + h)
     assert ub.experiments.mean_ci([3.0])[1] == (-1e300, 1e300)
+
+
+def test_setting_experiment_radii_and_table1_against_direct_computations():
+    E = ub.experiments
+    cfg = E.SettingConfig.for_profile("smoke", mc_samples=2000, n_list=(1, 3))
+    res = E.setting(cfg, _ctx())
+    g = _ctx().generator("setting")
+    X = ub.sphere(cfg.d, cfg.N, gen=g)
+    Gb = ub.gbar(X)
+    ev = np.linalg.eigvalsh(Gb.numpy())
+    row = res.table1[res.table1.algorithm == "GD (Nguyen 2021)"].iloc[0]
+    assert row.regime == "RF" and row.rate == pytest.approx(ev[-1] / ev[0], rel=1e-8)
+    assert set(res.table1.regime) == {"NTK", "RF"}
+    # Lemma 3.5's bounds by hand for one row
+    r = res.radii.iloc[-1]
+    assert r.RV_hi == pytest.approx(cfg.c1 * (math.sqrt(r.n) + 2 * math.sqrt(math.log(r.m))))
+    assert r.RW_lo == pytest.approx(0.5 * cfg.c2 * math.sqrt(cfg.d))
+    assert len(res.radii) == cfg.trials * (1 + len(cfg.n_list))
+    # λ, κ from an independent eigensolver on the closed form
+    ek = np.linalg.eigvalsh(ub.kbar(X).numpy())
+    assert res.lam == pytest.approx(ek[0], rel=1e-10) and res.kappa_bar == pytest.approx(ek[-1] / ek[0], rel=1e-10)
+
+
+def test_radii_rows_are_largest_column_norms():
+    g = _gen(31)
+    net = ub.init_unbalanced(3, 4, 6, 2.0, 0.5, gen=g, batch=(2,))
+    rows = ub.experiments._radii_rows(net, 2.0, 0.5, 6, 3, 4, "x")
+    for b, row in enumerate(rows):
+        rv = max(math.sqrt(sum(float(net.V[b, l, i]) ** 2 for l in range(3))) for i in range(12))
+        rw = max(math.sqrt(sum(float(net.W[b, l, i]) ** 2 for l in range(4))) for i in range(12))
+        assert row["RV"] == pytest.approx(rv, rel=1e-12) and row["RW"] == pytest.approx(rw, rel=1e-12)
+
+
+def test_remark34_lambda_delta_and_exponent():
+    E = ub.experiments
+    cfg = E.Remark34Config.for_profile("smoke", Ns=(10, 20, 40), ds=(3,), trials=2)
+    res = E.remark34(cfg, _ctx())
+    X = ub.sphere(3, 20, gen=_ctx().generator("remark34", 3, 20), batch=(2,))
+    x = X[1].numpy()
+    lam = np.linalg.eigvalsh(ub.kbar(X[1]).numpy())[0]
+    delta = min(min(np.linalg.norm(x[:, i] - x[:, j]), np.linalg.norm(x[:, i] + x[:, j]))
+                for i in range(20) for j in range(20) if i != j)
+    row = res.grid[(res.grid.N == 20) & (res.grid.trial == 1)].iloc[0]
+    assert row.lam == pytest.approx(lam, rel=1e-10) and row.delta == pytest.approx(delta, rel=1e-7)
+    sub = res.grid[res.grid.trial == 0]
+    a0 = np.polyfit(np.log(sub.N), np.log(sub.lam), 1)[0]
+    a1 = np.polyfit(np.log(res.grid[res.grid.trial == 1].N), np.log(res.grid[res.grid.trial == 1].lam), 1)[0]
+    assert res.exponents.a[0] == pytest.approx((a0 + a1) / 2)
+    assert not res.exponents.graded[0]  # log 40 > 3

@@ -18,9 +18,11 @@ from ..context import RunContext
 from ..experiment import Config, Resources
 from ..fit import fit_linear_rate
 from .dynamics import step_params, train, linear_model
-from .kernels import ck_kernel, gbar, kbar, ntk_hidden, restricted_ntk
-from .model import Net, draw_problem, init_sketch, init_unbalanced, lowrank_responses, pad_neurons, response_stats, sphere, vec
-from .theory import iters_pred, rho_gd, rho_nag, t_nag_norms, theorem_theta
+from .kernels import ck_kernel, full_kernel, gbar, gbar_mc, kbar, kbar_mc, ntk_hidden, ntk_matvec, restricted_ntk
+from .model import (Net, draw_problem, forward, init_sketch, init_unbalanced, loss, lowrank_responses, pad_neurons,
+                    response_stats, sphere, vec)
+from .theory import (iters_pred, lemma35_bounds, lemma36_bounds, lemma42_bounds, lemma43_bounds, rho_gd, rho_nag, t_nag_norms, theorem_theta,
+                     width_table)
 
 #: the divergence message of the chapter's notebooks names the knobs they expose
 KNOBS = "c1 or c2"
@@ -217,6 +219,372 @@ def linearisation(cfg: LinearisationConfig, ctx: RunContext) -> LinearisationRes
         out.actual[name], out.linear[name] = act.norm(dim=-1).cpu().numpy(), lin.norm(dim=-1).cpu().numpy()
         out.gap[name] = gap.cpu().numpy()
         out.dev[name] = float(gap.max() / Y[0].norm()) if bool(torch.isfinite(gap).all()) else float("nan")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ setting (01)
+@dataclass(frozen=True)
+class SettingConfig(Config):
+    """Notebook 01: zero output, limiting kernels, Lemmas 3.5–3.6 at m = Nn, the n-sweep, Table 1."""
+
+    d: int = 20                # input dimension (integer in [2, 1000])
+    N: int = 100               # samples (integer in [2, 1000])
+    n: int = 10                # outputs (integer in [1, 200])
+    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
+    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
+    mc_samples: int = 200000   # Monte Carlo samples for K̄, Ḡ (integer in [1000, 10000000])
+    trials: int = 2            # draws of the init at m = Nn and in the n-sweep (integer in [1, 64])
+    n_list: tuple = (1, 2, 5, 10, 20, 40)   # outputs in the n-sweep (integers in [1, 200])
+    N_nsweep: int = 50         # samples in the n-sweep (integer in [2, 400])
+    PROFILES = {"smoke": dict(N=40, d=10, n=5, mc_samples=20000, n_list=(1, 2, 5), N_nsweep=30, trials=1),
+                "cpu": dict(), "paper": dict(mc_samples=1000000, n_list=(1, 2, 5, 10, 20, 40, 80), N_nsweep=100,
+                                             trials=5)}
+
+    @property
+    def m(self) -> int:
+        return self.N * self.n
+
+    def validate(self):
+        _check_net(self)
+        validate.int_in("mc_samples", self.mc_samples, 1000, 10 ** 7)
+        validate.int_in("trials", self.trials, 1, 64)
+        validate.int_in("N_nsweep", self.N_nsweep, 2, 400)
+        for k in validate.int_list("n_list", list(self.n_list)):
+            validate.int_in("n_list entries", k, 1, 200)
+
+    def resources(self):
+        D = max(self.N * self.n, self.N_nsweep * max(self.n_list))
+        return Resources(host_bytes=self.trials * 3 * D * D * _F64 + 4096 * D * _F64 * 2)
+
+
+@dataclass
+class SettingResult:
+    """What notebook 01 measures (see :func:`setting`)."""
+
+    cfg: SettingConfig
+    zero_F: float                  # max |F0| / max Σ_i |v_i| relu(w_iᵀx), over scales and both inits
+    zero_F_tol: float              # 2m·eps: round-off bound of the cancelling sum
+    zero_L: float                  # max |L0 − N/2|
+    err_K: float                   # max |MC − closed form| for K̄
+    err_G: float
+    tol_K: float                   # 5 standard deviations of one Monte Carlo entry
+    tol_G: float
+    lam: float                     # λ_N(K̄)
+    lam1: float
+    kappa_bar: float
+    kappa_G: float                 # κ(Ḡ)
+    mu_ratio: np.ndarray           # λ_min(K0)/(½c1²mλ) per trial, m = Nn
+    L_ratio: np.ndarray            # λ_max(K0)/(9c1²mnλ_1) per trial
+    kappa_K0: np.ndarray
+    radii: pd.DataFrame            # Lemma 3.5: R_V, R_W and their bounds for every net drawn
+    nsweep: pd.DataFrame           # n, kappa_K0 (mean), ratio_to_kbar, bound 18nκ, bound_ratio (max)
+    table1: pd.DataFrame
+
+
+def _radii_rows(net, c1, c2, m, n, d, tag):
+    rv, rw = net.V.norm(dim=-2).amax(-1), net.W.norm(dim=-2).amax(-1)
+    b = lemma35_bounds(c1, c2, m, n, d)
+    return [dict(where=tag, n=n, m=m, RV=float(a), RW=float(w), **b) for a, w in zip(rv, rw)]
+
+
+def setting(cfg: SettingConfig, ctx: RunContext) -> SettingResult:
+    """Run notebook 01's checks: exact zero output for inits (4) and (8) at four scale pairs; K̄, Ḡ against
+    Monte Carlo; Lemma 3.6 (and 3.5's radii) at m = Nn; κ(K0) over ``n_list`` at m = N·n; Table 1 evaluated."""
+    gen = ctx.generator("setting")
+    X = sphere(cfg.d, cfg.N, gen=gen)
+    Y = sphere(cfg.n, cfg.N, gen=gen)
+    Ylr = lowrank_responses(cfg.n, cfg.N, min(2, cfg.n), gen=gen)
+    zF, zL = 0.0, 0.0
+    for a, b in [(10.0, 0.1), (1.0, 1.0), (0.1, 10.0), (100.0, 1e-3)]:
+        for nt, Yt in ((init_unbalanced(cfg.n, cfg.d, cfg.m, a, b, gen=gen), Y),
+                       (init_sketch(Ylr, cfg.d, cfg.m, a, b, gen=gen), Ylr)):
+            scale = float((nt.V.abs() @ torch.relu(nt.W.T @ X)).max())
+            zF = max(zF, float(forward(nt.V, nt.W, X).abs().max()) / scale)
+            zL = max(zL, abs(float(loss(nt.V, nt.W, X, Yt)) - cfg.N / 2))
+    Kb, Gb = kbar(X), gbar(X)
+    err_K = float((kbar_mc(X, cfg.mc_samples, gen=gen) - Kb).abs().max())
+    err_G = float((gbar_mc(X, cfg.mc_samples, gen=gen) - Gb).abs().max())
+    ek, eg = torch.linalg.eigvalsh(Kb), torch.linalg.eigvalsh(Gb)
+    lam, lam1 = float(ek[0]), float(ek[-1])
+    net = init_unbalanced(cfg.n, cfg.d, cfg.m, cfg.c1, cfg.c2, gen=gen, batch=(cfg.trials,))
+    evK = torch.linalg.eigvalsh(ntk_hidden(net.V, net.W, X, mirrored=True))
+    bnd = lemma36_bounds(cfg.c1, cfg.m, cfg.n, lam, lam1)
+    radii = _radii_rows(net, cfg.c1, cfg.c2, cfg.m, cfg.n, cfg.d, "m = Nn")
+    Xn = sphere(cfg.d, cfg.N_nsweep, gen=gen, batch=(cfg.trials,))
+    ekn = torch.linalg.eigvalsh(kbar(Xn))
+    kb_n = (ekn[:, -1] / ekn[:, 0]).cpu().numpy()
+    rows = []
+    for nn in cfg.n_list:
+        mm = cfg.N_nsweep * nn
+        nt = init_unbalanced(nn, cfg.d, mm, cfg.c1, cfg.c2, gen=gen, batch=(cfg.trials,))
+        radii += _radii_rows(nt, cfg.c1, cfg.c2, mm, nn, cfg.d, "n-sweep")
+        ev = torch.linalg.eigvalsh(ntk_hidden(nt.V, nt.W, Xn, mirrored=True))
+        k = (ev[:, -1] / ev[:, 0]).cpu().numpy()
+        rows.append(dict(n=nn, kappa_K0=k.mean(), ratio_to_kbar=(k / kb_n).mean(), bound=18 * nn * kb_n.mean(),
+                         bound_ratio=(k / (18 * nn * kb_n)).max()))
+    return SettingResult(cfg, zF, 2 * cfg.N * cfg.n * float(torch.finfo(X.dtype).eps), zL, err_K, err_G,
+                         5 * 0.5 / math.sqrt(cfg.mc_samples), 5 * math.sqrt(1.5) / math.sqrt(cfg.mc_samples),
+                         lam, lam1, lam1 / lam, float(eg[-1] / eg[0]),
+                         (evK[:, 0] / bnd["mu_lower"]).cpu().numpy(), (evK[:, -1] / bnd["L_upper"]).cpu().numpy(),
+                         (evK[:, -1] / evK[:, 0]).cpu().numpy(), pd.DataFrame(radii), pd.DataFrame(rows),
+                         table1(cfg.N, cfg.n, lam, lam1 / lam, kappa_ck=float(eg[-1] / eg[0])))
+
+
+def table1(N: int, n: int, lam: float, kappa: float, r: int = 2, kappa_r: float = 1.14, kappa_ck=None):
+    """Return Table 1 evaluated at (N, n, λ, κ, r, κ_r, κ′) (:func:`theory.width_table`), validated for the widget."""
+    validate.int_in("N", N, 2, 10 ** 6)
+    validate.int_in("n", n, 1, 10 ** 5)
+    validate.int_in("r", r, 1, n)
+    return width_table(N, n, lam, kappa, r=r, kappa_r=kappa_r, kappa_ck=kappa_ck)
+
+
+def autograd_check(ctx: RunContext) -> dict:
+    """Return the relative max differences of the one-GEMM K, H and the matrix-free K·vec(R) to the autograd NTK
+    (:func:`nbs_lib.ntk.empirical_ntk`) on a small network away from initialisation."""
+    from ..ntk import empirical_ntk
+
+    g = ctx.generator("autograd")
+    Xs, net = sphere(5, 7, gen=g), init_unbalanced(3, 5, 4, 2.0, 0.7, gen=g)
+    Vs = net.V + 0.3 * torch.randn(net.V.shape, generator=g, dtype=net.V.dtype, device=g.device)
+    Ws = net.W + 0.3 * torch.randn(net.W.shape, generator=g, dtype=net.W.dtype, device=g.device)
+    Xr = Xs.T.contiguous()
+    K_ag = empirical_ntk(lambda p, x: Vs @ torch.relu(p["W"].T @ x), {"W": Ws}, Xr)
+    H_ag = empirical_ntk(lambda p, x: p["V"] @ torch.relu(p["W"].T @ x), {"V": Vs, "W": Ws}, Xr)
+    R = torch.randn(3, 7, generator=g, dtype=Xs.dtype, device=g.device)
+    Kr = K_ag @ vec(R)
+    return {"K": float((ntk_hidden(Vs, Ws, Xs) - K_ag).abs().max() / K_ag.abs().max()),
+            "H": float((full_kernel(Vs, Ws, Xs) - H_ag).abs().max() / H_ag.abs().max()),
+            "matvec": float((vec(ntk_matvec(Vs, Ws, Xs, R)) - Kr).abs().max() / Kr.abs().max())}
+
+
+@dataclass(frozen=True)
+class Remark34Config(Config):
+    """Remark 3.4: λ = λ_N(K̄) for uniform spherical data on a grid of N and d."""
+
+    Ns: tuple = (50, 100, 200, 400, 800)   # sample sizes (integers in [4, 4000])
+    ds: tuple = (5, 10, 20, 40)            # input dimensions (integers in [2, 1000])
+    trials: int = 3                        # draws per grid point (integer in [1, 64])
+    PROFILES = {"smoke": dict(Ns=(20, 40, 80), ds=(5, 10), trials=2), "cpu": dict(),
+                "paper": dict(Ns=(50, 100, 200, 400, 800, 1600, 3200), trials=5)}
+
+    def validate(self):
+        for k in validate.int_list("Ns", list(self.Ns)):
+            validate.int_in("Ns entries", k, 4, 4000)
+        for k in validate.int_list("ds", list(self.ds)):
+            validate.int_in("ds entries", k, 2, 1000)
+        if len(self.Ns) < 3:
+            raise ValueError(f"Ns must hold at least 3 sizes to fit an exponent, got {self.Ns}")
+        validate.int_in("trials", self.trials, 1, 64)
+
+    def resources(self):
+        return Resources(host_bytes=self.trials * 4 * max(self.Ns) ** 2 * _F64)
+
+
+@dataclass
+class Remark34Result:
+    """λ on the grid, and per d the exponent a of the fit λ ∝ N^a (mean over trials and its 95 % interval)."""
+
+    grid: pd.DataFrame             # N, d, trial, lam, delta (data collinearity)
+    exponents: pd.DataFrame        # d, a (mean), lo, hi, graded (log N_max ≤ d)
+
+
+def remark34(cfg: Remark34Config, ctx: RunContext) -> Remark34Result:
+    """Measure λ_N(K̄) and the collinearity δ = min_{i≠j} min(‖x_i − x_j‖, ‖x_i + x_j‖) on the (N, d) grid, all
+    trials of a grid point batched; fit log λ against log N per d and trial."""
+    rows = []
+    for d in cfg.ds:
+        for N in cfg.Ns:
+            X = sphere(d, N, gen=ctx.generator("remark34", d, N), batch=(cfg.trials,))
+            lam = torch.linalg.eigvalsh(kbar(X))[:, 0]
+            G = (X.transpose(-1, -2) @ X).abs()
+            G = G - 2 * torch.eye(N, dtype=X.dtype, device=X.device)
+            delta = torch.sqrt((2 - 2 * G.amax((-1, -2))).clamp_min(0))
+            rows += [dict(N=N, d=d, trial=b, lam=float(lam[b]), delta=float(delta[b])) for b in range(cfg.trials)]
+    grid = pd.DataFrame(rows)
+    ex = []
+    for d, sub in grid.groupby("d"):
+        a = [np.polyfit(np.log(s.N), np.log(s.lam), 1)[0] for _, s in sub.groupby("trial")]
+        m, (lo, hi) = mean_ci(a)
+        ex.append(dict(d=d, a=m, lo=lo, hi=hi, graded=bool(math.log(max(cfg.Ns)) <= d)))
+    return Remark34Result(grid, pd.DataFrame(ex))
+
+
+# ------------------------------------------------------------------------------------------------ Fig. 2 (03)
+@dataclass(frozen=True)
+class Fig2Config(Config):
+    """Fig. 2: iterations of NAG to an absolute loss ``tol`` from the sketching init (8), m = αNrκ(Y)²."""
+
+    d: int = 20                # input dimension (integer in [2, 1000])
+    N: int = 100               # samples (integer in [2, 1000])
+    n: int = 50                # outputs (integer in [1, 200])
+    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
+    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
+    ranks: tuple = (1, 2, 3, 4)                # ranks r of Y (integers in [1, min(n, 16)])
+    alphas: tuple = (0.25, 1.0, 2.0, 4.0)      # width multiples α (numbers in [1/16, 16])
+    trials: int = 3            # draws of data and init per (r, α) (integer in [1, 64])
+    tol: float = 1e-6          # absolute loss tolerance (number in [1e-12, 1])
+    max_iter: int = 3000       # iteration cap (integer in [10, 100000])
+    kind: str = "product"      # response generator: product (the paper's) | embedded
+    PROFILES = {"smoke": dict(d=10, N=40, n=20, ranks=(1, 2), alphas=(0.25, 1.0, 4.0), trials=1),
+                "cpu": dict(),
+                "paper": dict(ranks=(1, 2, 3, 4, 5, 6, 7, 8), alphas=(0.25, 0.5, 1.0, 2.0, 4.0), trials=5)}
+    m = 1                      # (the half width is set per run by α, r and κ(Y))
+
+    def validate(self):
+        _check_net(self, max_nn=10 ** 9)
+        for r in validate.int_list("ranks", list(self.ranks)):
+            validate.int_in("ranks entries", r, 1, min(self.n, self.N, 16))
+        for a in self.alphas:
+            validate.in_range("alphas entries", a, 1 / 16, 16)
+        validate.int_in("trials", self.trials, 1, 64)
+        validate.in_range("tol", self.tol, 1e-12, 1.0)
+        validate.int_in("max_iter", self.max_iter, 10, 100000)
+        validate.one_of("kind", self.kind, ("product", "embedded"))
+
+    def resources(self):
+        r = max(self.ranks)
+        m = max(self.alphas) * self.N * r * 4 * r        # κ(Y)² of a product of Gaussians: ~4r at most (rough)
+        return Resources(host_bytes=self.trials * 2 * m * (self.N + self.d + r) * _F64 * 6 + (self.N * r) ** 2 * 24)
+
+
+@dataclass
+class Fig2Result:
+    """One row per (r, α, trial) (``runs``) and the means per (r, α) (``table``)."""
+
+    cfg: Fig2Config
+    runs: pd.DataFrame
+    table: pd.DataFrame
+
+
+def fig2(cfg: Fig2Config, ctx: RunContext) -> Fig2Result:
+    """Run the Fig. 2 protocol (module docstring of the spec): per r, ``trials`` draws of inputs and rank-r responses;
+    per α the half width ``m = round(α N r κ(Y)²)``, the sketching init, (L, µ) of the restricted ``Nr × Nr`` kernel
+    (the nonzero spectrum of K0), NAG in the compressed coordinates ``(UᵀV, UᵀY)`` (exact, Lemma 4.5) until the
+    absolute loss is below ``tol``; the trials of one (r, α) batched with zero-neuron padding. Each row also holds
+    Lemma 4.2's radii and σ_r(V0) and Lemma 4.3's eigenvalue bounds for that net."""
+    rows = []
+    for r in cfg.ranks:
+        gen = ctx.generator("fig2", r)
+        X = sphere(cfg.d, cfg.N, gen=gen, batch=(cfg.trials,))
+        Y = lowrank_responses(cfg.n, cfg.N, r, gen=gen, batch=(cfg.trials,), kind=cfg.kind)
+        stats = [response_stats(Y[b]) for b in range(cfg.trials)]
+        U = torch.stack([s_["U"] for s_ in stats])
+        Yc = U.transpose(-1, -2) @ Y
+        ek = torch.linalg.eigvalsh(kbar(X))
+        for a in cfg.alphas:
+            ms = [max(1, int(round(a * cfg.N * r * s_["kappa_r"] ** 2))) for s_ in stats]
+            nets = [init_sketch(Y[b], cfg.d, ms[b], cfg.c1, cfg.c2, gen=gen) for b in range(cfg.trials)]
+            comp = [pad_neurons(Net(U[b].T @ nt.V, nt.W), 2 * max(ms)) for b, nt in enumerate(nets)]
+            Vc, Wc = torch.stack([c_.V for c_ in comp]), torch.stack([c_.W for c_ in comp])
+            ev = torch.linalg.eigvalsh(ntk_hidden(Vc, Wc, X))
+            L, mu = ev[:, -1], ev[:, 0]
+            eta, beta = step_params(L, mu)
+            res = train(Net(Vc, Wc), X, Yc, eta=eta, beta=beta, steps=cfg.max_iter, tol=cfg.tol, knobs=KNOBS)
+            hit = res.hit if res.hit is not None else np.full(cfg.trials, -1)
+            for b, nt in enumerate(nets):
+                st, kap = stats[b], float(L[b] / mu[b])
+                sr, s1 = float(st["sigma"][-1]), float(st["sigma"][0])
+                b42 = lemma42_bounds(cfg.c1, cfg.c2, ms[b], r, cfg.d, sr, s1)
+                b43 = lemma43_bounds(cfg.c1, ms[b], r, float(ek[b, 0]), float(ek[b, -1]), sr, s1)
+                rows.append(dict(
+                    r=r, alpha=a, trial=b, m=ms[b], kappa_r=st["kappa_r"], kappa_bar=float(ek[b, -1] / ek[b, 0]),
+                    L=float(L[b]), mu=float(mu[b]), kappa_K0=kap,
+                    iters=float(hit[b]) if hit[b] >= 0 else np.nan, diverged=bool(res.diverged_runs[b]),
+                    pred=iters_pred(1 - 1 / math.sqrt(kap), cfg.tol / float(res.losses[0, b])),
+                    RV=float(nt.V.norm(dim=0).max()), RW=float(nt.W.norm(dim=0).max()),
+                    sv_r=float(torch.linalg.svdvals(U[b].T @ nt.V)[r - 1]), **b42,
+                    mu_bound=float(mu[b]) / b43["mu_lower"], L_bound=float(L[b]) / b43["L_upper"]))
+    runs = pd.DataFrame(rows)
+    runs["kappa_lim"] = runs.kappa_bar * runs.kappa_r ** 2
+    tab = runs.groupby(["r", "alpha"]).agg(width_2m=("m", lambda m: 2 * m.mean()), iters=("iters", "mean"),
+                                           pred=("pred", "mean"), kappa_K0=("kappa_K0", "mean"),
+                                           kappa_lim=("kappa_lim", "mean")).reset_index()
+    return Fig2Result(cfg, runs, tab)
+
+
+@dataclass(frozen=True)
+class SubspaceConfig(Config):
+    """Lemmas 4.2, 4.4, 4.5 on a problem small enough for the full Nn × Nn kernel."""
+
+    d: int = 20                # input dimension (integer in [2, 1000])
+    N: int = 50                # samples (integer in [2, 1000])
+    n: int = 20                # outputs (integer in [1, 200])
+    r: int = 3                 # rank of Y (integer in [1, min(n, N)])
+    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
+    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
+    steps: int = 200           # NAG iterations (integer in [1, 10000])
+    m = 1
+    PROFILES = {"smoke": dict(d=10, N=30, n=12, r=2), "cpu": dict(), "paper": dict()}
+
+    def validate(self):
+        _check_net(self)
+        validate.int_in("r", self.r, 1, min(self.n, self.N))
+        validate.int_in("steps", self.steps, 1, 10000)
+
+
+def subspace(cfg: SubspaceConfig, ctx: RunContext) -> dict:
+    """Return rank V0, rank K0 (eigenvalues > 1e-10·λ_max), Nr, the largest relative gap between the full kernel's
+    nonzero spectrum and the restricted kernel's, and max_t ‖(I − UUᵀ)R_t‖_F/‖Y‖_F along a NAG run."""
+    g = ctx.generator("subspace")
+    X = sphere(cfg.d, cfg.N, gen=g)
+    Y = lowrank_responses(cfg.n, cfg.N, cfg.r, gen=g)
+    st = response_stats(Y)
+    m = int(round(2 * cfg.N * cfg.r * st["kappa_r"] ** 2))
+    net = init_sketch(Y, cfg.d, m, cfg.c1, cfg.c2, gen=g)
+    ev = torch.linalg.eigvalsh(ntk_hidden(net.V, net.W, X, mirrored=True))
+    evr = torch.linalg.eigvalsh(restricted_ntk(net.V, net.W, X, st["U"], mirrored=True))
+    pos = ev[ev > 1e-10 * ev[-1]]
+    eta, beta = step_params(evr[-1], evr[0])
+    run = train(Net(net.V[None], net.W[None]), X, Y, eta=eta, beta=beta, steps=cfg.steps, tol=1e-20, U=st["U"],
+                knobs=KNOBS)
+    gap = float((pos - evr).abs().max() / evr[-1]) if pos.numel() == evr.numel() else float("inf")
+    return dict(rank_V0=int(torch.linalg.matrix_rank(net.V)), rank_K0=int(pos.numel()), Nr=cfg.N * cfg.r,
+                spec_err=gap, off_subspace=max(float(o.max()) for o in run.trace.off_subspace), width=2 * m)
+
+
+@dataclass(frozen=True)
+class SketchVsGaussianConfig(Config):
+    """Extension: the sketching init (8) and the Gaussian init (4) at the same small width, rank-2 responses."""
+
+    d: int = 20                # input dimension (integer in [2, 1000])
+    N: int = 100               # samples (integer in [2, 1000])
+    n: int = 50                # outputs (integer in [1, 200])
+    m: int = 130               # half width (integer in [1, 100000])
+    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
+    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
+    steps: int = 1000          # NAG iterations (integer in [10, 100000])
+    tol: float = 1e-6          # absolute loss tolerance (number in [1e-12, 1])
+    PROFILES = {"smoke": dict(d=10, N=40, n=20, m=60, steps=300), "cpu": dict(), "paper": dict(steps=2000)}
+
+    def validate(self):
+        _check_net(self, max_nn=20000)
+        validate.int_in("steps", self.steps, 10, 100000)
+        validate.in_range("tol", self.tol, 1e-12, 1.0)
+
+
+def sketch_vs_gaussian(cfg: SketchVsGaussianConfig, ctx: RunContext) -> dict:
+    """Train both inits with NAG at half width ``m``: the sketch with (η, β) from its restricted kernel; the
+    Gaussian init (its K0 has rank ≤ md) with η = 1/λ_max(K0) (Lanczos, matrix-free) and the sketch's β.
+    Return {name: {"losses", "hit"}} and the sizes."""
+    from .kernels import extreme_eigs
+    from .model import unvec
+
+    g = ctx.generator("sketch_vs_gaussian")
+    X = sphere(cfg.d, cfg.N, gen=g)
+    Y = lowrank_responses(cfg.n, cfg.N, 2, gen=g)
+    st = response_stats(Y)
+    sk = init_sketch(Y, cfg.d, cfg.m, cfg.c1, cfg.c2, gen=g)
+    ga = init_unbalanced(cfg.n, cfg.d, cfg.m, cfg.c1, cfg.c2, gen=g)
+    ev = torch.linalg.eigvalsh(restricted_ntk(sk.V, sk.W, X, st["U"], mirrored=True))
+    eta, beta = step_params(ev[-1], ev[0])
+    L_ga, _ = extreme_eigs(method="lanczos", dim=cfg.N * cfg.n, tol=1e-6,
+                           matvec=lambda x: vec(ntk_matvec(ga.V, ga.W, X, unvec(x.to(X), cfg.n, cfg.N))).cpu())
+    out = dict(kappa_sketch=float(ev[-1] / ev[0]), md=cfg.m * cfg.d, Nn=cfg.N * cfg.n)
+    for name, net, e in (("sketch", sk, float(eta)), ("gaussian", ga, 1.0 / float(L_ga))):
+        run = train(Net(net.V[None], net.W[None]), X, Y, eta=e, beta=float(beta), steps=cfg.steps, tol=cfg.tol,
+                    knobs=KNOBS)
+        out[name] = dict(losses=run.losses[:, 0], hit=int(run.hit[0]) if run.hit is not None else -1,
+                         diverged=bool(run.diverged_runs[0]))
     return out
 
 

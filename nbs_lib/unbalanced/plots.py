@@ -55,3 +55,46 @@ def linearisation(res, ax=None):
     plotting.data_note(ax, SPHERES)
     ax.legend(fontsize=8, loc="upper right")
     return ax
+
+
+def nsweep(res, ax=None):
+    """Draw κ(K0) at m = N·n against n (solid), Lemma 3.6's bound 18nκ(K̄) (dashed) and κ(K̄) (dotted)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.8))
+    s, cfg = res.nsweep, res.cfg
+    plotting.measured(ax, s.n, s.kappa_K0, marker="o", label=r"$\kappa(K_0)$ at $m = Nn$ (measured)")
+    plotting.theory(ax, s.n, s.bound, label=r"Lemma 3.6 bound $18n\kappa(\bar K)$")
+    ax.plot(s.n, s.kappa_K0 / s.ratio_to_kbar, ":", color="0.4", label=r"$\kappa(\bar K)$")
+    ax.set(xscale="log", yscale="log", xlabel="number of outputs $n$", ylabel="condition number",
+           title=f"$\\kappa(K_0)$ against $n$ (N = {cfg.N_nsweep}, d = {cfg.d}, {cfg.trials} trials)")
+    plotting.data_note(ax, "data: inputs uniform on $S^{d-1}$ (generated)")
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+def table1(t, N, n, ax=None):
+    """Draw Table 1's width formulas evaluated (bars, log scale; the paper's rows coloured)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.8))
+    lab = [f"{a} [{o}, {g}]" for a, o, g in zip(t.algorithm, t.output, t.regime)]
+    col = [plotting.PALETTE["nag"] if "paper" in a else plotting.PALETTE["grey"] for a in t.algorithm]
+    ax.barh(lab, t.width, color=col)
+    ax.set(xscale="log", xlabel="width formula evaluated (no constants, no logs)",
+           title=f"Table 1 at N = {N}, n = {n} with the measured $\\lambda$, $\\kappa$")
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=8)
+    return ax
+
+
+def remark34(res, ax=None):
+    """Draw λ_N(K̄) against N for each d (band over trials, log–log)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    for (d, sub), col in zip(res.grid.groupby("d"), plotting.CYCLE):
+        runs = sub.pivot(index="trial", columns="N", values="lam")
+        plotting.band(ax, runs.columns.to_numpy(), runs.to_numpy(), color=col, label=f"d = {d}", log=True)
+    ax.set(xscale="log", yscale="log", xlabel="samples $N$", ylabel=r"$\lambda = \lambda_N(\bar K)$",
+           title=r"Remark 3.4: $\lambda$ against $N$ and $d$")
+    plotting.data_note(ax, "data: inputs uniform on $S^{d-1}$ (generated)")
+    ax.legend(fontsize=8, loc="upper right")
+    return ax

@@ -56,31 +56,54 @@ def theorem_theta(kappa_K0, method: str) -> float:
 
 
 
-def width_table(N: int, n: int, lam: float, kappa: float, r: int | None = None, kappa_r: float | None = None):
+def width_table(N: int, n: int, lam: float, kappa: float, r: int | None = None, kappa_r: float | None = None,
+                kappa_ck: float | None = None):
     """Return Table 1 of paper 000 as a DataFrame with each width and rate formula evaluated (no constants/logs).
 
-    ``λ`` = λ_N(K̄), ``κ`` = κ(K̄); rates are iteration counts per unit of ``log(1/ε)``.
+    ``λ`` = λ_N(K̄), ``κ`` = κ(K̄), ``κ′`` = ``kappa_ck`` = κ(Ḡ) (the CK's condition number: the rate of the
+    random-feature row; NaN when not given); rates are iteration counts per unit of ``log(1/ε)``. The last
+    column is the paper's regime (NTK, or RF: dynamics driven by the CK).
     """
     import pandas as pd
 
     r = r or n
     kappa_r = kappa_r or 1.0
+    kck = float("nan") if kappa_ck is None else float(kappa_ck)
     rows = [
-        ("scalar", "GD (Du et al. 2018)", "random", N**6 / lam**4, "N⁶λ⁻⁴", N**2 / lam**2, "N²λ⁻²"),
-        ("scalar", "GD (Song & Yang 2019)", "random", N**4 / lam**4, "N⁴λ⁻⁴", N**2 / lam**2, "N²λ⁻²"),
-        ("scalar", "HB (Wang et al. 2021)", "random", N**4 * kappa**2 / lam**4, "N⁴κ²λ⁻⁴", math.sqrt(kappa), "√κ"),
-        ("scalar", "NAG (Liu et al. 2022b)", "random", N**4 * kappa**2 / lam**2, "N⁴κ²λ⁻²", math.sqrt(kappa), "√κ"),
-        ("scalar", "GD (Munteanu et al. 2022)", "coupled", N**2 / lam**2, "N²λ⁻²", N**2 / lam**2, "N²λ⁻²"),
-        ("scalar", "GD (paper, Thm 3.1)", "unbalanced", N / lam, "Nλ⁻¹", kappa, "κ"),
-        ("scalar", "NAG (paper, Thm 3.2)", "unbalanced", N / lam, "Nλ⁻¹", math.sqrt(kappa), "√κ"),
-        ("vector", "GD (Nguyen 2021)", "unbalanced", N, "N", float("nan"), "κ′ (CK)"),
-        ("vector", "GD (paper, Thm 3.1)", "unbalanced", N * n / lam, "Nnλ⁻¹", n * kappa, "nκ"),
-        ("vector", "NAG (paper, Thm 3.2)", "unbalanced", N * n / lam, "Nnλ⁻¹", math.sqrt(n * kappa), "√(nκ)"),
+        ("scalar", "GD (Du et al. 2018)", "random", N**6 / lam**4, "N⁶λ⁻⁴", N**2 / lam**2, "N²λ⁻²", "NTK"),
+        ("scalar", "GD (Song & Yang 2019)", "random", N**4 / lam**4, "N⁴λ⁻⁴", N**2 / lam**2, "N²λ⁻²", "NTK"),
+        ("scalar", "HB (Wang et al. 2021)", "random", N**4 * kappa**2 / lam**4, "N⁴κ²λ⁻⁴", math.sqrt(kappa), "√κ",
+         "NTK"),
+        ("scalar", "NAG (Liu et al. 2022b)", "random", N**4 * kappa**2 / lam**2, "N⁴κ²λ⁻²", math.sqrt(kappa), "√κ",
+         "NTK"),
+        ("scalar", "GD (Munteanu et al. 2022)", "coupled", N**2 / lam**2, "N²λ⁻²", N**2 / lam**2, "N²λ⁻²", "NTK"),
+        ("scalar", "GD (paper, Thm 3.1)", "unbalanced", N / lam, "Nλ⁻¹", kappa, "κ", "NTK"),
+        ("scalar", "NAG (paper, Thm 3.2)", "unbalanced", N / lam, "Nλ⁻¹", math.sqrt(kappa), "√κ", "NTK"),
+        ("vector", "GD (Nguyen 2021)", "unbalanced", N, "N", kck, "κ′ = κ(Ḡ)", "RF"),
+        ("vector", "GD (paper, Thm 3.1)", "unbalanced", N * n / lam, "Nnλ⁻¹", n * kappa, "nκ", "NTK"),
+        ("vector", "NAG (paper, Thm 3.2)", "unbalanced", N * n / lam, "Nnλ⁻¹", math.sqrt(n * kappa), "√(nκ)", "NTK"),
         ("vector", "NAG (paper, Thm 4.1)", "unbalanced", N * r * kappa_r**2 / lam, "Nrκ_r²λ⁻¹",
-         math.sqrt(r * kappa * kappa_r), "√(rκκ_r)"),
+         math.sqrt(r * kappa * kappa_r), "√(rκκ_r)", "NTK"),
     ]
     return pd.DataFrame(rows, columns=["output", "algorithm", "init", "width", "width formula", "rate",
-                                       "rate formula"])
+                                       "rate formula", "regime"])
+
+
+def lemma35_bounds(c1: float, c2: float, m: int, n: int, d: int) -> dict:
+    """Return Lemma 3.5's bounds for init (4): ``½c1√n ≤ R_V ≤ c1(√n + 2√log m)``, same for ``R_W`` with c2, d."""
+    lg = 2 * math.sqrt(math.log(m)) if m > 1 else 0.0
+    return {"RV_lo": 0.5 * c1 * math.sqrt(n), "RV_hi": c1 * (math.sqrt(n) + lg),
+            "RW_lo": 0.5 * c2 * math.sqrt(d), "RW_hi": c2 * (math.sqrt(d) + lg)}
+
+
+def lemma42_bounds(c1: float, c2: float, m: int, r: int, d: int, sigma_r: float, sigma_1: float,
+                   tau: float = 0.5) -> dict:
+    """Return Lemma 4.2's bounds for init (8): ``½c1σ_r(Y)√r ≤ R_V ≤ c1‖Y‖(√r + 2√log m)``, ``R_W`` as in
+    Lemma 3.5, and ``σ_r(V0) ≥ c1√(2τ)(√m − √(r−1))σ_r(Y)`` at the given ``τ``."""
+    lg = 2 * math.sqrt(math.log(m)) if m > 1 else 0.0
+    return {"RV_lo": 0.5 * c1 * sigma_r * math.sqrt(r), "RV_hi": c1 * sigma_1 * (math.sqrt(r) + lg),
+            "RW_lo": 0.5 * c2 * math.sqrt(d), "RW_hi": c2 * (math.sqrt(d) + lg),
+            "sv_lo": c1 * math.sqrt(2 * tau) * (math.sqrt(m) - math.sqrt(r - 1)) * sigma_r}
 
 
 def lemma36_bounds(c1: float, m: int, n: int, lam: float, lam1: float) -> dict:
