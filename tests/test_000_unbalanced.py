@@ -430,3 +430,60 @@ def test_remark34_lambda_delta_and_exponent():
     a1 = np.polyfit(np.log(res.grid[res.grid.trial == 1].N), np.log(res.grid[res.grid.trial == 1].lam), 1)[0]
     assert res.exponents.a[0] == pytest.approx((a0 + a1) / 2)
     assert not res.exponents.graded[0]  # log 40 > 3
+
+
+def test_fig2_experiment_against_a_dense_uncompressed_run():
+    """fig2 at a tiny size: the compressed, padded, batched run of one trial equals a dense run of that trial's own
+    net in the full coordinates; Lemma 4.2's σ_r(V0) and Lemma 4.3's ratios recomputed from that net."""
+    E = ub.experiments
+    cfg = E.Fig2Config.for_profile("smoke", d=8, N=20, n=10, ranks=(2,), alphas=(2.0,), trials=2, max_iter=2000)
+    ctx = _ctx()
+    res = E.fig2(cfg, ctx)
+    gen = ctx.generator("fig2", 2)
+    X = ub.sphere(8, 20, gen=gen, batch=(2,))
+    Y = ub.lowrank_responses(10, 20, 2, gen=gen, batch=(2,))
+    st = [ub.response_stats(Y[b]) for b in range(2)]
+    ms = [int(round(2.0 * 20 * 2 * s["kappa_r"] ** 2)) for s in st]
+    nets = [ub.init_sketch(Y[b], 8, ms[b], 10.0, 0.1, gen=gen) for b in range(2)]
+    b, net = 1, nets[1]
+    K = ub.ntk_hidden(net.V, net.W, X[b])
+    ev = np.linalg.eigvalsh(K.numpy())
+    pos = ev[ev > 1e-10 * ev[-1]]
+    row = res.runs.iloc[b]
+    assert row.m == ms[b] and row.L == pytest.approx(pos[-1], rel=1e-9) and row.mu == pytest.approx(pos[0], rel=1e-7)
+    eta, beta = ub.step_params(pos[-1], pos[0])
+    dense = ub.train(ub.Net(net.V[None], net.W[None]), X[b], Y[b], eta=float(eta), beta=float(beta), steps=2000,
+                     tol=cfg.tol)
+    assert row.iters == dense.hit[0]
+    sv = np.linalg.svd(net.V.numpy(), compute_uv=False)[1]
+    assert row.sv_r == pytest.approx(sv, rel=1e-9)
+    sr = float(st[b]["sigma"][-1])
+    lam = np.linalg.eigvalsh(ub.kbar(X[b]).numpy())[0]
+    assert row.mu_bound == pytest.approx(pos[0] / (0.5 * 100.0 * ms[b] * lam * sr ** 2), rel=1e-7)
+
+
+def test_subspace_experiment_counts_rank_nr():
+    E = ub.experiments
+    out = E.subspace(E.SubspaceConfig.for_profile("smoke", steps=20), _ctx())
+    assert out["rank_V0"] == 2 and out["rank_K0"] == out["Nr"] == 60
+    assert out["spec_err"] < 1e-8 and out["off_subspace"] < 1e-10
+
+
+def test_fig34_rows_match_a_direct_run_of_one_point():
+    """fig34: one (p, q) point equals a direct NAG run at c1 = √(pq), c2 = √(p/q) with the step from H0."""
+    E = ub.experiments
+    cfg = E.Fig34Config.for_profile("smoke", Ns=(12,), N_main=12, n=2, d=6, ps=(0.1, 1.0), qs=(0.1, 10.0), T=15)
+    res = E.fig34(cfg, _ctx())
+    g = _ctx().generator("fig34", 12)
+    X, Y = ub.sphere(6, 12, gen=g), ub.sphere(2, 12, gen=g)
+    unit = ub.init_unbalanced(2, 6, 24, 1.0, 1.0, gen=g)
+    p, q = 0.1, 10.0
+    net = ub.Net((math.sqrt(p * q) * unit.V)[None], (math.sqrt(p / q) * unit.W)[None])
+    ev = np.linalg.eigvalsh(ub.full_kernel(net.V[0], net.W[0], X).numpy())
+    eta, beta = ub.step_params(ev[-1], ev[0])
+    run = ub.train(net, X, Y, eta=float(eta), beta=float(beta), steps=15)
+    row = res.runs[(res.runs.p == p) & (res.runs.q == q)].iloc[0]
+    assert row.loss_T == pytest.approx(run.losses[-1, 0], rel=1e-6)
+    assert row.kappa_H == pytest.approx(ev[-1] / ev[0], rel=1e-8)
+    relW = float((run.net.W - net.W).norm() / net.W.norm())
+    assert row.relW == pytest.approx(relW, rel=1e-8)

@@ -577,7 +577,7 @@ def sketch_vs_gaussian(cfg: SketchVsGaussianConfig, ctx: RunContext) -> dict:
     ga = init_unbalanced(cfg.n, cfg.d, cfg.m, cfg.c1, cfg.c2, gen=g)
     ev = torch.linalg.eigvalsh(restricted_ntk(sk.V, sk.W, X, st["U"], mirrored=True))
     eta, beta = step_params(ev[-1], ev[0])
-    L_ga, _ = extreme_eigs(method="lanczos", dim=cfg.N * cfg.n, tol=1e-6,
+    L_ga, _ = extreme_eigs(method="lanczos", dim=cfg.N * cfg.n, tol=1e-6, smallest=False,
                            matvec=lambda x: vec(ntk_matvec(ga.V, ga.W, X, unvec(x.to(X), cfg.n, cfg.N))).cpu())
     out = dict(kappa_sketch=float(ev[-1] / ev[0]), md=cfg.m * cfg.d, Nn=cfg.N * cfg.n)
     for name, net, e in (("sketch", sk, float(eta)), ("gaussian", ga, 1.0 / float(L_ga))):
@@ -586,6 +586,82 @@ def sketch_vs_gaussian(cfg: SketchVsGaussianConfig, ctx: RunContext) -> dict:
         out[name] = dict(losses=run.losses[:, 0], hit=int(run.hit[0]) if run.hit is not None else -1,
                          diverged=bool(run.diverged_runs[0]))
     return out
+
+
+# ------------------------------------------------------------------------------------------------ Figs 3–4 (04)
+@dataclass(frozen=True)
+class Fig34Config(Config):
+    """Figs 3–4: NAG for T steps at c1 = √(pq), c2 = √(p/q), m = width_factor·N·n, step from H0 = K0 + G0."""
+
+    d: int = 20                # input dimension (integer in [2, 1000])
+    n: int = 10                # outputs (integer in [1, 200])
+    Ns: tuple = (50, 100)      # sample sizes (integers in [2, 400])
+    N_main: int = 100          # the N of Fig. 3 left and of the p-sweep (one of Ns)
+    ps: tuple = (0.1, 1.0)     # p = c1c2 values at N_main (numbers in [1e-4, 1e4])
+    qs: tuple = (0.01, 0.1, 1.0, 10 ** 0.5, 10.0, 100.0)   # q = c1/c2 values (numbers in [1e-4, 1e4])
+    trials: int = 2            # draws per N (integer in [1, 64])
+    T: int = 100               # NAG iterations (integer in [1, 10000]; the paper's 100)
+    width_factor: float = 1.0  # m/(Nn) (number in [0.05, 16]; the paper's 1)
+    PROFILES = {"smoke": dict(d=10, n=5, Ns=(20, 40), N_main=40, ps=(0.1, 1.0, 10.0),
+                              qs=(0.01, 0.1, 1.0, 10.0, 100.0), trials=1),
+                "cpu": dict(),
+                "paper": dict(Ns=(50, 100, 200), ps=(0.1, 1.0, 10.0), qs=tuple(np.logspace(-2, 2, 17)), trials=5)}
+
+    def validate(self):
+        validate.int_in("d", self.d, 2, 1000)
+        validate.int_in("n", self.n, 1, 200)
+        for N in validate.int_list("Ns", list(self.Ns)):
+            validate.int_in("Ns entries", N, 2, 400)
+        if self.N_main not in self.Ns:
+            raise ValueError(f"N_main must be one of Ns = {self.Ns}, got {self.N_main}")
+        for name, vals in (("ps", self.ps), ("qs", self.qs)):
+            for v in vals:
+                validate.in_range(f"{name} entries", v, 1e-4, 1e4)
+        validate.int_in("trials", self.trials, 1, 64)
+        validate.int_in("T", self.T, 1, 10000)
+        validate.in_range("width_factor", self.width_factor, 0.05, 16)
+        if max(self.Ns) * self.n > 4000:
+            raise ValueError(f"max(Ns)·n must be at most 4000 (dense Nn × Nn kernels), got {max(self.Ns) * self.n}")
+
+    def resources(self):
+        D = max(self.Ns) * self.n
+        m = self.width_factor * D
+        B = len(self.ps) * len(self.qs)
+        return Resources(host_bytes=(len(self.qs) * 3 * D * D + B * 2 * m * (max(self.Ns) + self.d + self.n) * 6) * _F64)
+
+
+@dataclass
+class Fig34Result:
+    """One row per (N, p, q, trial) (``runs``), means per (N, p, q) (``table``)."""
+
+    cfg: Fig34Config
+    runs: pd.DataFrame
+    table: pd.DataFrame
+
+
+def fig34(cfg: Fig34Config, ctx: RunContext) -> Fig34Result:
+    """Run the Figs 3–4 protocol (:func:`regime_sweep`) for each N of ``Ns`` (the p-sweep at ``N_main`` only)."""
+    frames = []
+    for N in cfg.Ns:
+        ps = cfg.ps if N == cfg.N_main else (1.0,)
+        m = max(1, int(round(cfg.width_factor * N * cfg.n)))
+        frames.append(regime_sweep(N, cfg.n, cfg.d, m, ps, cfg.qs, T=cfg.T, trials=cfg.trials,
+                                   gen=ctx.generator("fig34", N)))
+    runs = pd.concat(frames, ignore_index=True)
+    tab = runs.groupby(["N", "p", "q"]).agg(
+        relW=("relW", "mean"), relV=("relV", "mean"), loss_T=("loss_T", "mean"), loss_lin=("loss_lin", "mean"),
+        kappa_H=("kappa_H", "mean"), kappa_lim=("kappa_lim", "mean")).reset_index()
+    return Fig34Result(cfg, runs, tab)
+
+
+def step_from_k0(ctx: RunContext, *, N: int = 50, n: int = 10, d: int = 20, q: float = 0.1, steps: int = 300) -> dict:
+    """Return λ_max(H0)/λ_max(K0) and whether GD with η = 1/λ_max(K0) diverges at c1c2 = 1, c1/c2 = q (guardrail)."""
+    X, Y, net = draw_problem(1, N, n, d, N * n, math.sqrt(q), math.sqrt(1 / q), gen=ctx.generator("guardrail"))
+    K = ntk_hidden(net.V, net.W, X, mirrored=True)
+    LK = float(torch.linalg.eigvalsh(K)[0, -1])
+    LH = float(torch.linalg.eigvalsh(K + ck_kernel(net.W, X, n))[0, -1])
+    run = train(net, X, Y, eta=1 / LK, beta=0.0, steps=steps, knobs="nothing here: this run demonstrates divergence")
+    return dict(ratio=LH / LK, diverged=bool(run.diverged_runs[0]), message=run.message)
 
 
 def iters_to(losses: np.ndarray, level: float) -> np.ndarray:
@@ -653,8 +729,8 @@ def regime_sweep(N: int, n: int, d: int, m: int, ps, qs, *, T: int, trials: int,
     ps, qs = np.asarray(ps, dtype=float), np.asarray(qs, dtype=float)
     P, Q = np.meshgrid(ps, qs, indexing="ij")
     P, Q = P.ravel(), Q.ravel()
-    c1 = torch.as_tensor(np.sqrt(P * Q), dtype=dtype)
-    c2 = torch.as_tensor(np.sqrt(P / Q), dtype=dtype)
+    c1 = torch.as_tensor(np.sqrt(P * Q), dtype=dtype, device=gen.device)
+    c2 = torch.as_tensor(np.sqrt(P / Q), dtype=dtype, device=gen.device)
     rows = []
     for b in range(trials):
         X = sphere(d, N, gen=gen, dtype=dtype, device=device)
@@ -673,18 +749,18 @@ def regime_sweep(N: int, n: int, d: int, m: int, ps, qs, *, T: int, trials: int,
         mu_H = dict(zip(qs, ev[:, 0].tolist()))
         klim = dict(zip(qs, (el[:, -1] / el[:, 0]).tolist()))
         loss_lin = dict(zip(qs, (0.5 * r_lin.square().sum(-1)).tolist()))
-        V = c1.to(device or "cpu")[:, None, None] * unit.V
-        W = c2.to(device or "cpu")[:, None, None] * unit.W
+        V = c1[:, None, None] * unit.V
+        W = c2[:, None, None] * unit.W
         L = torch.as_tensor([P[i] * lam_H[Q[i]] for i in range(P.size)], dtype=dtype, device=V.device)
         mu = torch.as_tensor([P[i] * mu_H[Q[i]] for i in range(P.size)], dtype=dtype, device=V.device)
         eta, beta = step_params(L, mu)
-        res = train(Net(V, W), X, Y, eta=eta, beta=beta, steps=T)
+        res = train(Net(V, W), X, Y, eta=eta, beta=beta, steps=T, knobs=KNOBS)
         Vt, Wt = res.net.V, res.net.W
         relW = ((Wt - W).flatten(1).norm(dim=1) / W.flatten(1).norm(dim=1)).cpu().numpy()
         relV = ((Vt - V).flatten(1).norm(dim=1) / V.flatten(1).norm(dim=1)).cpu().numpy()
         for i in range(P.size):
             rows.append(dict(N=N, p=P[i], q=Q[i], trial=b, relW=relW[i], relV=relV[i],
-                             loss_T=float(res.losses[-1, i]) if not res.diverged else np.nan,
+                             loss_T=float(res.losses[-1, i]),
                              kappa_H=lam_H[Q[i]] / mu_H[Q[i]], kappa_lim=klim[Q[i]], loss_lin=loss_lin[Q[i]],
-                             L=float(L[i]), diverged=res.diverged))
+                             L=float(L[i]), diverged=bool(res.diverged_runs[i])))
     return pd.DataFrame(rows)

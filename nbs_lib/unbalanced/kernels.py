@@ -121,13 +121,13 @@ def restricted_ntk(V, W, X, U, *, mirrored: bool = False) -> torch.Tensor:
 
 
 def extreme_eigs(K=None, *, matvec: Callable | None = None, dim: int | None = None, method: str = "dense",
-                 positive_rtol: float | None = None, tol: float = 1e-10) -> tuple:
+                 positive_rtol: float | None = None, tol: float = 1e-10, smallest: bool = True) -> tuple:
     """Return ``(λ_max, λ_min)`` of a symmetric PSD kernel (batched for ``method="dense"``).
 
     ``dense``: ``eigvalsh`` of ``K: (..., D, D)``; ``positive_rtol`` makes λ_min the smallest eigenvalue above
     ``positive_rtol·λ_max`` (the smallest *positive* one, e.g. for the unrestricted sketch-init K0).
     ``lanczos``: ARPACK (``scipy.sparse.linalg.eigsh``) on ``matvec(x: (D,)) -> (D,)`` of size ``dim``
-    (one kernel, CPU; uses shift-free 'LA'/'SA').
+    (one kernel, CPU; uses shift-free 'LA'/'SA'; ``smallest=False`` skips λ_min and returns NaN for it).
     """
     if method == "dense":
         if K is None:
@@ -156,6 +156,8 @@ def extreme_eigs(K=None, *, matvec: Callable | None = None, dim: int | None = No
         op = LinearOperator((dim, dim), matvec=mv, dtype=np.float64)
         v0 = np.ones(dim) / np.sqrt(dim)  # fixed start vector: same numbers on every run (ARPACK's is random)
         lmax = eigsh(op, k=1, which="LA", tol=tol, return_eigenvectors=False, v0=v0)[0]
+        if not smallest:  # a singular kernel: Lanczos for the smallest eigenvalue need not converge
+            return float(lmax), float("nan")
         lmin = eigsh(op, k=1, which="SA", tol=tol, return_eigenvectors=False, maxiter=20 * dim, v0=v0)[0]
         return float(lmax), float(lmin)
     raise ValueError(f"method must be 'dense' or 'lanczos', got {method!r}")

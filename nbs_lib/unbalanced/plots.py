@@ -98,3 +98,105 @@ def remark34(res, ax=None):
     plotting.data_note(ax, "data: inputs uniform on $S^{d-1}$ (generated)")
     ax.legend(fontsize=8, loc="upper right")
     return ax
+
+
+def fig2(res, ax=None):
+    """Draw Fig. 2: iterations to the tolerance against r per α (band over trials) and the prediction (dashed)."""
+    cfg, tab, runs = res.cfg, res.table, res.runs
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.2))
+    cols = [plt.matplotlib.colors.to_hex(c) for c in plt.cm.viridis(np.linspace(0.1, 0.9, len(cfg.alphas)))]
+    for a, col in zip(cfg.alphas, cols):
+        sub = tab[tab.alpha == a]
+        its = runs[runs.alpha == a].pivot(index="trial", columns="r", values="iters").to_numpy()
+        plotting.band(ax, sub.r.to_numpy(), its, color=col, label=f"α = {a:g}")
+        plotting.theory(ax, sub.r.to_numpy(), sub.pred.to_numpy(), color=col, lw=1.0, label="_nolegend_")
+    ax.plot([], [], "--", color="k", label=r"predicted $\ln(L_0/\mathrm{tol})/(-2\ln(1-1/\sqrt{\kappa(K_0)}))$")
+    _diverged_note(ax, int(runs.diverged.sum()), len(runs))
+    ax.set(xlabel="rank $r$ of $Y$", ylabel=f"iterations to loss < {cfg.tol:g}",
+           title=f"Fig. 2: sketching init, N={cfg.N}, n={cfg.n}, d={cfg.d}, $m = \\alpha N r \\kappa(Y)^2$, "
+                 f"{cfg.trials} trials")
+    ax.set_xticks(list(cfg.ranks))
+    plotting.data_note(ax, f"data: generated, rank-r responses ({cfg.kind})")
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+def sketch_vs_gaussian(out, cfg, ax=None):
+    """Draw the NAG losses of the sketching and the Gaussian init at the same width (extension)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.8))
+    labels = {"sketch": f"sketch (8): $\\kappa(K_0|_{{R^N\\otimes col\\,Y}})$ = {out['kappa_sketch']:.3g}",
+              "gaussian": f"Gaussian (4): $K_0$ singular, rank ≤ md = {out['md']} < Nn = {out['Nn']}"}
+    for (name, lab), col in zip(labels.items(), (plotting.PALETTE["nag"], plotting.PALETTE["gd"])):
+        ls = out[name]["losses"]
+        plotting.measured(ax, np.arange(ls.size), ls, color=col, label=lab)
+    ax.axhline(cfg.tol, color="0.5", lw=0.8, ls=":")
+    ax.set(yscale="log", xlabel="NAG iteration", ylabel="loss",
+           title=f"Extension: same width 2m = {2 * cfg.m}, N={cfg.N}, n={cfg.n}, r = 2")
+    plotting.data_note(ax, "data: generated, rank-2 responses")
+    ax.legend(fontsize=8, loc="upper right")
+    return ax
+
+
+def fig3(res, axes=None):
+    """Draw Fig. 3: relative hidden-layer change against c1/c2 (left: the p-sweep at N_main; right: the Ns)."""
+    cfg, runs, tab = res.cfg, res.runs, res.table
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for p, col in zip(cfg.ps, plotting.CYCLE):
+        sub = runs[(runs.N == cfg.N_main) & (runs.p == p)].pivot(index="trial", columns="q", values="relW")
+        plotting.band(axes[0], sub.columns.to_numpy(), sub.to_numpy(), color=col, label=f"$c_1c_2$ = {p:g}", log=True)
+    for N, col in zip(cfg.Ns, plotting.CYCLE):
+        sub = runs[(runs.N == N) & (runs.p == 1.0)].pivot(index="trial", columns="q", values="relW")
+        plotting.band(axes[1], sub.columns.to_numpy(), sub.to_numpy(), color=col, label=f"N = {N}", log=True)
+    q = np.array(sorted(cfg.qs))
+    y0 = float(tab[(tab.N == cfg.N_main) & (tab.p == 1.0)].sort_values("q").relW.iloc[0])
+    plotting.slope_guide(axes[0], q[q <= 0.1 + 1e-12], y0, 2.0, label="slope 2 (CK regime)")
+    axes[0].set(title=f"Fig. 3 left: N = {cfg.N_main}, T = {cfg.T}",
+                ylabel=r"$\|W_T - W_0\|_F / \|W_0\|_F$")
+    axes[1].set(title="Fig. 3 right: $c_1c_2 = 1$")
+    for ax in axes:
+        ax.set(xscale="log", yscale="log", xlabel="$c_1/c_2$")
+        ax.legend(fontsize=8, loc="lower right")
+        plotting.data_note(ax, SPHERES)
+    return axes
+
+
+def fig4(res, axes=None):
+    """Draw Fig. 4: loss after T steps (band; dashed: the linear system) and κ(H0) (dashed: the wide limit)."""
+    cfg, runs, tab = res.cfg, res.runs, res.table
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for N, col in zip(cfg.Ns, plotting.CYCLE):
+        lt = runs[(runs.N == N) & (runs.p == 1.0)].pivot(index="trial", columns="q", values="loss_T")
+        plotting.band(axes[0], lt.columns.to_numpy(), lt.to_numpy(), color=col, label=f"N = {N}: network", log=True)
+        a = tab[(tab.N == N) & (tab.p == 1.0)].sort_values("q")
+        plotting.theory(axes[0], a.q, a.loss_lin, color=col, label=f"N = {N}: linear system ($H_0$)")
+        plotting.measured(axes[1], a.q, a.kappa_H, color=col, marker="o", label=f"N = {N}: $\\kappa(H_0)$")
+        plotting.theory(axes[1], a.q, a.kappa_lim, color=col,
+                        label=f"N = {N}: $\\kappa(q\\bar K + q^{{-1}}\\bar G)$ (wide limit)")
+    _diverged_note(axes[0], int(runs.diverged.sum()), len(runs))
+    axes[0].set(ylabel=f"loss after {cfg.T} NAG iterations", title="Fig. 4 left")
+    axes[1].set(ylabel=r"$\kappa(H_0)$", title="Fig. 4 right")
+    for ax in axes:
+        ax.set(xscale="log", yscale="log", xlabel="$c_1/c_2$")
+        ax.legend(fontsize=7, loc="upper right")
+        plotting.data_note(ax, SPHERES)
+    return axes
+
+
+def laziness(res, ax=None):
+    """Draw p·relW (solid) and p·relV (dotted) against q for each p = c1c2 (extension)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.8))
+    t = res.table[res.table.N == res.cfg.N_main]
+    for p, col in zip(res.cfg.ps, plotting.CYCLE):
+        s = t[t.p == p].sort_values("q")
+        plotting.measured(ax, s.q, s.relW * p, color=col, marker="o", label=f"$p\\cdot$relW, p = {p:g}")
+        ax.plot(s.q, s.relV * p, ":", color=col, label=f"$p\\cdot$relV, p = {p:g}")
+    ax.set(xscale="log", yscale="log", xlabel="$q = c_1/c_2$", ylabel="relative change × $c_1c_2$",
+           title="Extension: weight changes collapse when multiplied by $p = c_1c_2$")
+    plotting.data_note(ax, SPHERES)
+    ax.legend(fontsize=7, ncol=2, loc="lower center")
+    return ax
