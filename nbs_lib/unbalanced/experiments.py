@@ -664,6 +664,149 @@ def step_from_k0(ctx: RunContext, *, N: int = 50, n: int = 10, d: int = 20, q: f
     return dict(ratio=LH / LK, diverged=bool(run.diverged_runs[0]), message=run.message)
 
 
+# ------------------------------------------------------------------------------------------------ extensions (05)
+@dataclass(frozen=True)
+class WidthSweepConfig(Config):
+    """Extension: κ(K0) and NAG iterations against m/(Nn) for several N (init (4))."""
+
+    d: int = 20                # input dimension (integer in [2, 1000])
+    n: int = 10                # outputs (integer in [1, 200])
+    Ns: tuple = (50, 100)      # sample sizes (integers in [2, 400])
+    mults: tuple = (0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)   # m/(Nn) (numbers in [0.001, 16])
+    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
+    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
+    rel_tol: float = 1e-6      # relative loss tolerance (number in [1e-12, 0.5])
+    max_iter: int = 3000       # iteration cap (integer in [10, 100000])
+    PROFILES = {"smoke": dict(d=10, n=5, Ns=(20, 40), mults=(0.05, 0.2, 0.4, 1.0, 4.0)), "cpu": dict(),
+                "paper": dict(Ns=(50, 100, 200, 400))}
+
+    def validate(self):
+        validate.int_in("d", self.d, 2, 1000)
+        validate.int_in("n", self.n, 1, 200)
+        for N in validate.int_list("Ns", list(self.Ns)):
+            validate.int_in("Ns entries", N, 2, 400)
+        for v in self.mults:
+            validate.in_range("mults entries", v, 1e-3, 16)
+        _check_scale("c1", self.c1)
+        _check_scale("c2", self.c2)
+        validate.in_range("rel_tol", self.rel_tol, 1e-12, 0.5)
+        validate.int_in("max_iter", self.max_iter, 10, 100000)
+        if max(self.Ns) * self.n > 4000:
+            raise ValueError(f"max(Ns)·n must be at most 4000 (dense Nn × Nn kernels), got {max(self.Ns) * self.n}")
+
+    def resources(self):
+        D = max(self.Ns) * self.n
+        m = max(self.mults) * D
+        return Resources(host_bytes=(3 * D * D + 4096 * D + 2 * m * (max(self.Ns) + self.d + self.n) * 6) * _F64)
+
+
+def width_sweep(cfg: WidthSweepConfig, ctx: RunContext) -> pd.DataFrame:
+    """Return one row per (N, m/(Nn)): κ(K̄), λ_min/λ_max of K0, κ(K0) (NaN when singular: λ_min ≤ 1e-10 λ_max),
+    NAG iterations to ``rel_tol`` (NaN when singular or not reached) and the linear prediction."""
+    rows = []
+    for N in cfg.Ns:
+        gen = ctx.generator("width_sweep", N)
+        X, Y = sphere(cfg.d, N, gen=gen), sphere(cfg.n, N, gen=gen)
+        ekb = torch.linalg.eigvalsh(kbar(X))
+        for mult in cfg.mults:
+            m = max(1, int(round(mult * N * cfg.n)))
+            net = init_unbalanced(cfg.n, cfg.d, m, cfg.c1, cfg.c2, gen=gen, batch=(1,))
+            ev = torch.linalg.eigvalsh(ntk_hidden(net.V, net.W, X, mirrored=True))[0]
+            L, mu = float(ev[-1]), float(ev[0])
+            row = dict(N=N, mult=mult, m=m, md_over_Nn=m * cfg.d / (N * cfg.n), kappa_bar=float(ekb[-1] / ekb[0]),
+                       inv_kappa=mu / L, singular=mu <= 1e-10 * L, iters=np.nan, pred=np.nan, diverged=False)
+            if not row["singular"]:
+                eta, beta = step_params(L, mu)
+                res = train(net, X, Y, eta=eta, beta=beta, steps=cfg.max_iter, tol=cfg.rel_tol * N / 2, knobs=KNOBS)
+                row.update(iters=float(res.hit[0]) if res.hit[0] >= 0 else np.nan,
+                           pred=iters_pred(1 - math.sqrt(mu / L), cfg.rel_tol), diverged=bool(res.diverged_runs[0]))
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    df["kappa_K0"] = np.where(df.singular, np.nan, 1 / df.inv_kappa)
+    return df
+
+
+def width_thresholds(ws: pd.DataFrame, within: float = 1.3) -> dict:
+    """Return {N: smallest m/(Nn) from which NAG's count stays within ``within`` × its count at the largest width}
+    (NaN when no such multiple)."""
+    out = {}
+    for N, sub in ws.groupby("N"):
+        sub = sub.sort_values("mult")
+        ok = (sub.iters <= within * sub.iters.iloc[-1]).to_numpy()
+        idx = [i for i in range(len(ok)) if ok[i:].all()]
+        out[int(N)] = float(sub.mult.iloc[idx[0]]) if idx else float("nan")
+    return out
+
+
+@dataclass(frozen=True)
+class LazinessConfig(Config):
+    """Extension: c1/c2 = q fixed, c1c2 = p from 1 down; GD and NAG with η = 1/λ_max(K0) (the Fig. 1 step)."""
+
+    d: int = 20                # input dimension (integer in [2, 1000])
+    n: int = 10                # outputs (integer in [1, 200])
+    N: int = 100               # samples (integer in [2, 1000])
+    q: float = 100.0           # c1/c2 (number in [1, 1e4])
+    ps: tuple = (1.0, 0.1, 0.01, 0.001)   # c1c2 values, decreasing (numbers in [1e-5, 1e3])
+    steps: int = 600           # iteration cap (integer in [60, 100000])
+    rel_tol: float = 1e-6      # relative loss tolerance (number in [1e-12, 0.5])
+    PROFILES = {"smoke": dict(d=10, n=5, N=40, ps=(1.0, 0.01), steps=400), "cpu": dict(),
+                "paper": dict(ps=(1.0, 0.1, 0.01, 0.001, 0.0001), steps=1000)}
+    m = 1
+    c1 = c2 = 1.0
+
+    def validate(self):
+        _check_net(self)
+        validate.in_range("q", self.q, 1, 1e4)
+        for v in self.ps:
+            validate.in_range("ps entries", v, 1e-5, 1e3)
+        validate.int_in("steps", self.steps, 60, 100000)
+        validate.in_range("rel_tol", self.rel_tol, 1e-12, 0.5)
+
+    def resources(self):
+        D = self.N * self.n
+        return Resources(host_bytes=len(self.ps) * (3 * D * D + (self.steps + 1) * D * 2) * _F64)
+
+
+def laziness(cfg: LazinessConfig, ctx: RunContext) -> pd.DataFrame:
+    """Return one row per c1c2: GD/NAG iterations to ``rel_tol`` and their linear predictions from H0, the relative
+    hidden movement, the fraction of (neuron, sample) activations that ever flip, ‖K_T − K0‖₂/L (NAG) and the
+    largest deviation from Prop. 3.7's linear system over the first 60 iterations (GD, NAG); m = Nn."""
+    ps = np.asarray(cfg.ps, dtype=float)
+    g = ctx.generator("laziness")
+    X, Y = sphere(cfg.d, cfg.N, gen=g), sphere(cfg.n, cfg.N, gen=g)
+    unit = init_unbalanced(cfg.n, cfg.d, cfg.N * cfg.n, 1.0, 1.0, gen=g)
+    c1 = torch.as_tensor(np.sqrt(ps * cfg.q), dtype=X.dtype, device=X.device)[:, None, None]
+    c2 = torch.as_tensor(np.sqrt(ps / cfg.q), dtype=X.dtype, device=X.device)[:, None, None]
+    V0, W0 = c1 * unit.V, c2 * unit.W
+    K0 = ntk_hidden(V0, W0, X, mirrored=True)
+    H0 = K0 + ck_kernel(W0, X, cfg.n)
+    evK, evH = torch.linalg.eigvalsh(K0), torch.linalg.eigvalsh(H0)
+    eta, beta = step_params(evK[:, -1], evK[:, 0])
+    out = dict(c1c2=ps)
+    for name, bb in (("GD", torch.zeros_like(beta)), ("NAG", beta)):
+        res = train(Net(V0, W0), X, Y, eta=eta, beta=bb, steps=cfg.steps, tol=cfg.rel_tol * cfg.N / 2, track=True,
+                    keep_residuals=True, knobs=KNOBS)
+        nl_ = min(60, len(res.trace.residuals) - 1)
+        act = torch.stack(res.trace.residuals[: nl_ + 1])
+        lin = linear_model(H0, vec(-Y).expand(len(ps), -1), eta, bb, nl_)
+        out[f"{name}_iters"] = np.where(res.hit >= 0, res.hit, np.nan)
+        rho = [rho_gd(evH[i].cpu().numpy(), float(eta[i])) if name == "GD" else
+               rho_nag(evH[i].cpu().numpy(), float(eta[i]), float(beta[i])) for i in range(len(ps))]
+        out[f"{name}_pred"] = [iters_pred(r_, cfg.rel_tol) for r_ in rho]
+        out[f"dev_{name}"] = ((act - lin).norm(dim=-1).amax(0) / Y.norm()).cpu().numpy()
+        if name == "NAG":
+            out["relW"] = ((res.net.W - W0).flatten(1).norm(dim=1) / W0.flatten(1).norm(dim=1)).cpu().numpy()
+            out["flipped_frac"] = res.trace.flipped.double().mean((-1, -2)).cpu().numpy()
+            KT = ntk_hidden(res.net.V, res.net.W, X)
+            out["kernel_shift"] = (torch.linalg.matrix_norm(KT - K0, 2) / evK[:, -1]).cpu().numpy()
+    df = pd.DataFrame(out)
+    lam = float(torch.linalg.eigvalsh(kbar(X))[0])
+    kK0 = float(evK[0, -1] / evK[0, 0])
+    df.attrs.update(lam=lam, kappa_K0=kK0, rhs5=math.sqrt(cfg.N * cfg.n) * kK0 / lam,
+                    rhs6=math.sqrt(cfg.N * cfg.n) / lam)
+    return df
+
+
 def iters_to(losses: np.ndarray, level: float) -> np.ndarray:
     """Return the first index where each column of ``losses: (T+1, B)`` is ≤ ``level`` (−1 if never)."""
     below = np.asarray(losses) <= level

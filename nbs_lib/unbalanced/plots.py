@@ -200,3 +200,40 @@ def laziness(res, ax=None):
     plotting.data_note(ax, SPHERES)
     ax.legend(fontsize=7, ncol=2, loc="lower center")
     return ax
+
+
+def width_sweep(ws, rel_tol, d, axes=None):
+    """Draw κ(K0) (left) and NAG iterations (right) against m/(Nn) per N; dashed: κ(K̄) and the linear prediction."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for (N, sub), col in zip(ws.groupby("N"), plotting.CYCLE):
+        plotting.measured(axes[0], sub.mult, sub.kappa_K0, color=col, marker="o", label=f"N = {N}: $\\kappa(K_0)$")
+        axes[0].axhline(sub.kappa_bar.iloc[0], color=col, ls="--", lw=1, label=f"N = {N}: $\\kappa(\\bar K)$")
+        plotting.measured(axes[1], sub.mult, sub.iters, color=col, marker="o", label=f"N = {N}: NAG, measured")
+        plotting.theory(axes[1], sub.mult, sub.pred, color=col, label=f"N = {N}: linear prediction")
+    for ax in axes:
+        ax.axvline(1 / d, color="0.5", ls=":", lw=1)
+        ax.set(xscale="log", yscale="log", xlabel="$m/(Nn)$   (dotted: $md = Nn$)")
+        plotting.data_note(ax, SPHERES)
+        ax.legend(fontsize=7, loc="upper right")
+    axes[0].set(ylabel=r"$\kappa(K_0)$", title="Extension: conditioning of $K_0$ against width")
+    axes[1].set(ylabel=f"NAG iterations to relative loss {rel_tol:g}", title="iterations against width")
+    return axes
+
+
+def laziness_sweep(df, ax=None):
+    """Draw the deviation from the linear system (GD, NAG) and the hidden movement against c1c2."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.8))
+    p = df.c1c2.to_numpy()
+    plotting.measured(ax, p, df.dev_NAG, marker="o", color=plotting.PALETTE["nag"],
+                      label=r"NAG: $\max_t\|r_t - r_t^{lin}\|/\|Y\|_F$")
+    plotting.measured(ax, p, df.dev_GD, marker="o", color=plotting.PALETTE["gd"],
+                      label=r"GD: $\max_t\|r_t - r_t^{lin}\|/\|Y\|_F$")
+    plotting.measured(ax, p, df.relW, marker="s", color=plotting.PALETTE["alt"], label="NAG: relative hidden movement")
+    plotting.slope_guide(ax, p, float(df.relW.iloc[0]), -1.0, label=r"$\propto 1/(c_1c_2)$")
+    ax.set(xscale="log", yscale="log", xlabel="$c_1c_2$ ($c_1/c_2$ fixed)", ylabel="size",
+           title="Extension: leaving the lazy regime")
+    plotting.data_note(ax, SPHERES)
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 0.05))
+    return ax
