@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -325,14 +326,6 @@ def test_regime_sweep_follows_linear_system_when_lazy():
     assert df.kappa_H.iloc[0] > df.kappa_H.iloc[1]                 # CK side worse conditioned
 
 
-def test_fig2_grid_matches_lemma46_prediction():
-    g = _gen(17)
-    df = ub.fig2_grid([2], [4.0], trials=2, N=20, n=10, d=8, c1=10.0, c2=0.1, tol=1e-6, max_iter=2000, gen=g)
-    ratio = (df.iters / df.pred).to_numpy()
-    assert np.isfinite(ratio).all() and ((ratio > 0.6) & (ratio < 1.3)).all()
-    assert (df.m == np.round(4.0 * 20 * 2 * df.kappa_r ** 2)).all()
-
-
 # ------------------------------------------------------------------------------------------------ experiments
 def _ctx(profile="smoke"):
     return nl.run_context(profile, "cpu", 0, announce=False)
@@ -487,3 +480,23 @@ def test_fig34_rows_match_a_direct_run_of_one_point():
     assert row.kappa_H == pytest.approx(ev[-1] / ev[0], rel=1e-8)
     relW = float((run.net.W - net.W).norm() / net.W.norm())
     assert row.relW == pytest.approx(relW, rel=1e-8)
+
+
+def test_width_sweep_and_laziness_experiments_at_smoke():
+    E = ub.experiments
+    ws = E.width_sweep(E.WidthSweepConfig.for_profile("smoke", Ns=(20,), mults=(0.05, 1.0)), _ctx())
+    assert bool(ws.singular.iloc[0]) and not bool(ws.singular.iloc[1])   # md = Nn/2 < Nn: rank ≤ md
+    assert ws.iters.iloc[1] > 0
+    thr = E.width_thresholds(pd.DataFrame(dict(N=[1, 1, 1, 1], mult=[0.1, 0.2, 0.5, 1.0],
+                                               iters=[100.0, 20.0, 30.0, 25.0])))
+    assert thr == {1: 0.2}  # 30 ≤ 1.3·25 from 0.2 on; 100 is not
+    lz = E.laziness(E.LazinessConfig.for_profile("smoke", ps=(1.0,), steps=60), _ctx())
+    assert lz.attrs["rhs6"] == pytest.approx(math.sqrt(40 * 5) / lz.attrs["lam"])
+
+
+def test_benchmarks_experiment_agrees_and_times_every_method():
+    E = ub.experiments
+    res = E.benchmarks(E.BenchConfig.for_profile("smoke"), _ctx())
+    assert max(res.errors.values()) < 1e-8
+    assert set(res.table.task) == {"K0 build", "(L, µ) sketch init", "GD steps, sketch init", "λ_max, λ_min of K0"}
+    assert (res.table["median"] > 0).all() and (res.table.groupby(["task", "size"]).speedup.first() == 1).all()

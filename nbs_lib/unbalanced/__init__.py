@@ -13,8 +13,7 @@ from .kernels import (ck_kernel, ck_matvec, extreme_eigs, full_kernel, gbar, gba
                       ntk_hidden_loop, ntk_matvec, restricted_ntk)
 from .model import (Net, draw_problem, forward, grads, grads_autograd, init_sketch, init_unbalanced, loss,
                     lowrank_responses, pad_neurons, residual, response_stats, sphere, unvec, vec)
-from .theory import (check_guardrails, iters_pred, lemma36_bounds, lemma43_bounds, nag_root_moduli, rho_gd, rho_nag,
+from .theory import (check_guardrails, iters_pred, lemma35_bounds, lemma36_bounds, lemma42_bounds,
+                     lemma43_bounds, nag_root_moduli, rho_gd, rho_nag,
                      t_nag_matrix, t_nag_norms, theorem_theta, width_table)
-from .experiments import fig2_grid, regime_sweep
-
-iters_to = experiments.iters_to
+from .experiments import regime_sweep

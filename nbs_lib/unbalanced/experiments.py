@@ -21,7 +21,8 @@ from .dynamics import step_params, train, linear_model
 from .kernels import ck_kernel, full_kernel, gbar, gbar_mc, kbar, kbar_mc, ntk_hidden, ntk_matvec, restricted_ntk
 from .model import (Net, draw_problem, forward, init_sketch, init_unbalanced, loss, lowrank_responses, pad_neurons,
                     response_stats, sphere, vec)
-from .theory import (iters_pred, lemma35_bounds, lemma36_bounds, lemma42_bounds, lemma43_bounds, rho_gd, rho_nag, t_nag_norms, theorem_theta,
+from .theory import (iters_pred, lemma35_bounds, lemma36_bounds, lemma42_bounds, lemma43_bounds, rho_gd, rho_nag,
+                     t_nag_norms, theorem_theta,
                      width_table)
 
 #: the divergence message of the chapter's notebooks names the knobs they expose
@@ -627,7 +628,8 @@ class Fig34Config(Config):
         D = max(self.Ns) * self.n
         m = self.width_factor * D
         B = len(self.ps) * len(self.qs)
-        return Resources(host_bytes=(len(self.qs) * 3 * D * D + B * 2 * m * (max(self.Ns) + self.d + self.n) * 6) * _F64)
+        work = B * 2 * m * (max(self.Ns) + self.d + self.n) * 6
+        return Resources(host_bytes=(len(self.qs) * 3 * D * D + work) * _F64)
 
 
 @dataclass
@@ -807,54 +809,123 @@ def laziness(cfg: LazinessConfig, ctx: RunContext) -> pd.DataFrame:
     return df
 
 
-def iters_to(losses: np.ndarray, level: float) -> np.ndarray:
-    """Return the first index where each column of ``losses: (T+1, B)`` is ≤ ``level`` (−1 if never)."""
-    below = np.asarray(losses) <= level
-    first = below.argmax(0)
-    return np.where(below.any(0), first, -1)
+# ------------------------------------------------------------------------------------------------ benchmarks (06)
+@dataclass(frozen=True)
+class BenchConfig(Config):
+    """Notebook 06: the fast paths against their references, timed with :func:`nbs_lib.bench.compare`."""
+
+    d: int = 20                                      # input dimension (integer in [2, 1000])
+    loop_sizes: tuple = ((20, 5), (40, 5), (50, 10))  # (N, n) for the K0 build, width 2Nn (N·n in [1, 2000])
+    sketch_N: int = 50                               # samples of the sketch-init spectrum (integer in [2, 400])
+    sketch_ns: tuple = (10, 20, 40)                  # outputs n there (integers in [2, 100])
+    sketch_m: int = 500                              # half width there (integer in [1, 20000])
+    comp_N: int = 100                                # samples of the training comparison (integer in [2, 400])
+    comp_ns: tuple = (50, 200)                       # outputs n there (integers in [2, 2000])
+    comp_m: int = 1000                               # half width there (integer in [1, 20000])
+    comp_steps: int = 20                             # GD steps timed (integer in [1, 1000])
+    lanczos_sizes: tuple = ((50, 10), (100, 10))     # (N, n) for dense vs Lanczos (N·n in [1, 4000])
+    repeats: int = 3                                 # timing repeats (integer in [1, 100])
+    PROFILES = {"smoke": dict(d=10, loop_sizes=((10, 3),), sketch_N=20, sketch_ns=(10,), sketch_m=100, comp_N=40,
+                              comp_ns=(20,), comp_m=200, comp_steps=10, lanczos_sizes=((20, 5),), repeats=1),
+                "cpu": dict(),
+                "paper": dict(loop_sizes=((20, 5), (50, 10), (100, 10)), sketch_N=100, sketch_ns=(50, 100),
+                              sketch_m=2000, comp_ns=(50, 200, 800), comp_m=2000, lanczos_sizes=((100, 10), (200, 10)))}
+
+    def validate(self):
+        validate.int_in("d", self.d, 2, 1000)
+        for name, sizes, hi in (("loop_sizes", self.loop_sizes, 2000), ("lanczos_sizes", self.lanczos_sizes, 4000)):
+            for N, n in sizes:
+                validate.int_in(f"{name} N·n", N * n, 1, hi)
+        validate.int_in("sketch_N", self.sketch_N, 2, 400)
+        validate.int_in("comp_N", self.comp_N, 2, 400)
+        for k in self.sketch_ns:
+            validate.int_in("sketch_ns entries", k, 2, 100)
+        for k in self.comp_ns:
+            validate.int_in("comp_ns entries", k, 2, 2000)
+        validate.int_in("sketch_m", self.sketch_m, 1, 20000)
+        validate.int_in("comp_m", self.comp_m, 1, 20000)
+        validate.int_in("comp_steps", self.comp_steps, 1, 1000)
+        validate.int_in("repeats", self.repeats, 1, 100)
 
 
-def fig2_grid(ranks, alphas, *, trials: int, N: int, n: int, d: int, c1: float, c2: float, tol: float,
-              max_iter: int, gen: torch.Generator, kind: str = "product", dtype=torch.float64, device=None):
-    """Return a DataFrame with one row per (rank r, α, trial) of the Fig. 2 protocol (sketching init, NAG).
+@dataclass
+class BenchResult:
+    """Timings (one row per task, size and method, median and quartiles in seconds) and the largest relative
+    disagreement of each fast path with its reference."""
 
-    For each r the trials draw inputs and rank-r responses; κ_r = κ(Y) per trial; the half width is
-    ``m = max(1, round(α·N·r·κ_r²))``; (L, µ) are the extreme eigenvalues of the restricted ``Nr × Nr`` kernel
-    (the nonzero spectrum of K0). Training runs in the compressed coordinates ``(UᵀV, UᵀY)`` (exactly
-    equivalent, Lemma 4.5), the trials of one (r, α) batched with zero-neuron padding, until the absolute
-    loss is below ``tol``. Columns: r, alpha, trial, m, kappa_r, kappa_bar, L, mu, kappa_K0, iters, pred.
-    """
-    import pandas as pd
+    table: pd.DataFrame
+    errors: dict
 
-    rows = []
-    for r in ranks:
-        X = sphere(d, N, gen=gen, batch=(trials,), dtype=dtype, device=device)
-        Y = lowrank_responses(n, N, r, gen=gen, batch=(trials,), kind=kind, dtype=dtype, device=device)
-        stats = [response_stats(Y[b]) for b in range(trials)]
-        U = torch.stack([s["U"] for s in stats])                     # (B, n, r)
-        Yc = U.transpose(-1, -2) @ Y                                  # (B, r, N)
-        ek = torch.linalg.eigvalsh(torch.stack([kbar(X[b]) for b in range(trials)]))
-        for a in alphas:
-            ms = [max(1, int(round(a * N * r * s["kappa_r"] ** 2))) for s in stats]
-            nets = [init_sketch(Y[b], d, ms[b], c1, c2, gen=gen, dtype=dtype) for b in range(trials)]
-            width = 2 * max(ms)
-            comp = [pad_neurons(Net(U[b].T @ nt.V, nt.W), width) for b, nt in enumerate(nets)]
-            Vc = torch.stack([c.V for c in comp])
-            Wc = torch.stack([c.W for c in comp])
-            Kr = ntk_hidden(Vc, Wc, X)                                # = restricted kernel (padding exact)
-            ev = torch.linalg.eigvalsh(Kr)
-            L, mu = ev[:, -1], ev[:, 0]
-            eta, beta = step_params(L, mu)
-            res = train(Net(Vc, Wc), X, Yc, eta=eta, beta=beta, steps=max_iter, tol=tol)
-            hit = res.hit if res.hit is not None else np.full(trials, -1)
-            for b in range(trials):
-                kap = float(L[b] / mu[b])
-                rho = 1 - 1 / math.sqrt(kap)
-                rows.append(dict(r=r, alpha=a, trial=b, m=ms[b], kappa_r=stats[b]["kappa_r"],
-                                 kappa_bar=float(ek[b, -1] / ek[b, 0]), L=float(L[b]), mu=float(mu[b]), kappa_K0=kap,
-                                 iters=int(hit[b]) if hit[b] >= 0 else np.nan,
-                                 pred=iters_pred(rho, tol / float(res.losses[0, b])), diverged=res.diverged))
-    return pd.DataFrame(rows)
+
+def benchmarks(cfg: BenchConfig, ctx: RunContext) -> BenchResult:
+    """Time (1) K0 by a loop of Kronecker products, one GEMM, the mirrored GEMM and (CUDA + Triton only) the fused
+    kernel; (2) (L, µ) of the sketch init from the full and the restricted kernel; (3) dense against compressed
+    GD steps; (4) dense eigvalsh against Lanczos. Every fast path is checked against its reference."""
+    from .. import bench
+    from ..gpu import has_triton
+    from .kernels import extreme_eigs, ntk_hidden_loop
+    from .model import unvec
+    from .triton import ntk_hidden_fused
+
+    dev, rows, err = ctx.device, [], dict(loop=0.0, sketch=0.0, compressed=0.0, lanczos=0.0)
+    gen = ctx.generator("bench")
+
+    def add(task, size, timings, names):
+        for key, label in names.items():
+            t = timings[key]
+            rows.append(dict(task=task, size=size, method=label, device=str(dev), median=t.median, q1=t.q1, q3=t.q3))
+
+    for N, n in cfg.loop_sizes:
+        X = sphere(cfg.d, N, gen=gen)
+        net = init_unbalanced(n, cfg.d, N * n, 10.0, 0.1, gen=gen)
+        v = {"loop": lambda: ntk_hidden_loop(net.V, net.W, X), "gemm": lambda: ntk_hidden(net.V, net.W, X),
+             "half": lambda: ntk_hidden(net.V, net.W, X, mirrored=True)}
+        names = {"loop": "loop over neurons (kron)", "gemm": "one GEMM", "half": "one GEMM, mirrored halves"}
+        if dev.type == "cuda" and has_triton():
+            v["fused"] = lambda: ntk_hidden_fused(net.V, net.W, X, backend="triton")
+            names["fused"] = "fused Triton (no E buffer)"
+        K = {k: f() for k, f in v.items()}
+        err["loop"] = max([err["loop"]] + [float((K[k] - K["gemm"]).abs().max() / K["gemm"].abs().max()) for k in K])
+        add("K0 build", f"N={N}, n={n}, 2m={2 * N * n}", bench.compare(v, repeats=cfg.repeats, device=dev), names)
+    for n in cfg.sketch_ns:
+        X = sphere(cfg.d, cfg.sketch_N, gen=gen)
+        Y = lowrank_responses(n, cfg.sketch_N, 2, gen=gen)
+        U = response_stats(Y)["U"]
+        sk = init_sketch(Y, cfg.d, cfg.sketch_m, 10.0, 0.1, gen=gen)
+        v = {"full": lambda: extreme_eigs(ntk_hidden(sk.V, sk.W, X, mirrored=True), positive_rtol=1e-10),
+             "restricted": lambda: extreme_eigs(restricted_ntk(sk.V, sk.W, X, U, mirrored=True))}
+        (Lf, mf), (Lr, mr) = v["full"](), v["restricted"]()
+        err["sketch"] = max(err["sketch"], abs(float(Lf - Lr)) / float(Lr), abs(float(mf - mr)) / float(mr))
+        add("(L, µ) sketch init", f"N={cfg.sketch_N}, n={n}, r=2, 2m={2 * cfg.sketch_m}",
+            bench.compare(v, repeats=cfg.repeats, device=dev),
+            {"full": f"full {cfg.sketch_N * n}² kernel", "restricted": f"restricted {cfg.sketch_N * 2}² kernel"})
+    for n in cfg.comp_ns:
+        X = sphere(cfg.d, cfg.comp_N, gen=gen)
+        Y = lowrank_responses(n, cfg.comp_N, 2, gen=gen)
+        U = response_stats(Y)["U"]
+        sk = init_sketch(Y, cfg.d, cfg.comp_m, 10.0, 0.1, gen=gen)
+        eta = 1.0 / float(extreme_eigs(restricted_ntk(sk.V, sk.W, X, U, mirrored=True))[0])
+        v = {"dense": lambda: train(Net(sk.V[None], sk.W[None]), X, Y, eta=eta, steps=cfg.comp_steps),
+             "compressed": lambda: train(Net(U.T @ sk.V[None], sk.W[None]), X, U.T @ Y, eta=eta,
+                                         steps=cfg.comp_steps)}
+        ld, lc = v["dense"]().losses, v["compressed"]().losses
+        err["compressed"] = max(err["compressed"], float(np.max(np.abs(ld - lc) / ld)))
+        add("GD steps, sketch init", f"N={cfg.comp_N}, n={n}, r=2, 2m={2 * cfg.comp_m}, {cfg.comp_steps} steps",
+            bench.compare(v, repeats=cfg.repeats, device=dev),
+            {"dense": "dense (V: n × 2m)", "compressed": "compressed (UᵀV: r × 2m)"})
+    for N, n in cfg.lanczos_sizes:
+        X = sphere(cfg.d, N, gen=gen)
+        net = init_unbalanced(n, cfg.d, N * n, 10.0, 0.1, gen=gen)
+        mv = lambda x, net=net, X=X, N=N, n=n: vec(ntk_matvec(net.V, net.W, X, unvec(x.to(X), n, N))).cpu()  # noqa
+        v = {"dense": lambda: extreme_eigs(ntk_hidden(net.V, net.W, X, mirrored=True)),
+             "lanczos": lambda: extreme_eigs(matvec=mv, dim=N * n, method="lanczos", tol=1e-10)}
+        (Ld, md), (Ll, ml) = v["dense"](), v["lanczos"]()
+        err["lanczos"] = max(err["lanczos"], abs(Ll - float(Ld)) / float(Ld), abs(ml - float(md)) / float(Ld))
+        add("λ_max, λ_min of K0", f"Nn={N * n}, 2m={2 * N * n}", bench.compare(v, repeats=cfg.repeats, device=dev),
+            {"dense": "build K0 + dense eigvalsh", "lanczos": "Lanczos, matrix-free"})
+    tab = pd.DataFrame(rows)
+    tab["speedup"] = tab.groupby(["task", "size"])["median"].transform(lambda s_: s_.iloc[0] / s_)
+    return BenchResult(tab, err)
 
 
 def regime_sweep(N: int, n: int, d: int, m: int, ps, qs, *, T: int, trials: int, gen: torch.Generator,

@@ -40,7 +40,8 @@ def lowrank_responses(n: int, N: int, r: int, *, gen: torch.Generator, batch: tu
     if r > min(n, N):
         raise ValueError(f"r must be an integer in [1, min(n, N)] = [1, {min(n, N)}], got {r}")
     if kind == "product":
-        Y = torch.randn(*batch, n, r, generator=gen, dtype=dtype, device=gen.device) @ torch.randn(*batch, r, N, generator=gen, dtype=dtype, device=gen.device)
+        A = torch.randn(*batch, n, r, generator=gen, dtype=dtype, device=gen.device)
+        Y = A @ torch.randn(*batch, r, N, generator=gen, dtype=dtype, device=gen.device)
     elif kind == "embedded":
         Q, _ = torch.linalg.qr(torch.randn(*batch, n, r, generator=gen, dtype=dtype, device=gen.device))
         Y = Q @ torch.randn(*batch, r, N, generator=gen, dtype=dtype, device=gen.device)
