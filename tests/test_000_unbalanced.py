@@ -283,9 +283,9 @@ def test_divergence_is_masked_per_run_and_names_the_knobs():
     both = ub.Net(torch.stack([net.V, net.V]), torch.stack([net.W, net.W]))
     L = float(ub.extreme_eigs(ub.full_kernel(net.V, net.W, X))[0])
     eta = torch.tensor([1e3, 0.5 / L], dtype=torch.float64)
-    res = ub.train(both, X, Y, eta=eta, beta=0.0, steps=60, knobs="c1 or c2")
+    res = ub.train(both, X, Y, eta=eta, beta=0.0, steps=60, knobs="c1 and c2")
     alone = ub.train(ub.Net(net.V[None], net.W[None]), X, Y, eta=0.5 / L, beta=0.0, steps=60)
-    assert res.diverged and "c1 or c2" in res.message and res.message.startswith("GD")
+    assert res.diverged and "c1 and c2" in res.message and res.message.startswith("GD")
     assert res.diverged_runs.tolist() == [True, False]
     assert np.isnan(res.losses[-1, 0])
     assert np.array_equal(res.losses[:, 1], alone.losses[:, 0])
