@@ -104,7 +104,7 @@ def fig2(res, ax=None):
     """Draw Fig. 2: iterations to the tolerance against r per α (band over trials) and the prediction (dashed)."""
     cfg, tab, runs = res.cfg, res.table, res.runs
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.2))
+        _, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
     cols = [plt.matplotlib.colors.to_hex(c) for c in plt.cm.viridis(np.linspace(0.1, 0.9, len(cfg.alphas)))]
     for a, col in zip(cfg.alphas, cols):
         sub = tab[tab.alpha == a]
@@ -118,7 +118,7 @@ def fig2(res, ax=None):
                  f"{cfg.trials} trials")
     ax.set_xticks(list(cfg.ranks))
     plotting.data_note(ax, f"data: generated, rank-r responses ({cfg.kind})")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
