@@ -15,7 +15,7 @@ pytestmark = pytest.mark.triton
 @pytest.mark.parametrize("n,N,m", [(3, 7, 5), (2, 9, 20)])
 def test_fused_k0_matches_reference(n, N, m):
     from nbs_lib import unbalanced as ub
-    from nbs_lib.gpu.unbalanced import ntk_hidden_fused
+    from nbs_lib.unbalanced.triton import ntk_hidden_fused
 
     g = torch.Generator().manual_seed(n * 100 + N)
     X = ub.sphere(5, N, gen=g)
@@ -28,7 +28,7 @@ def test_fused_k0_matches_reference(n, N, m):
 
 
 def test_bad_block_raises():
-    from nbs_lib.gpu.unbalanced import ntk_hidden_fused
+    from nbs_lib.unbalanced.triton import ntk_hidden_fused
 
     with pytest.raises(ValueError, match="block"):
         ntk_hidden_fused(torch.zeros(2, 4, dtype=torch.float64), torch.zeros(3, 4, dtype=torch.float64),

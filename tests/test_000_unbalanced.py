@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -276,11 +277,34 @@ def test_sketch_training_stays_in_subspace_and_padding_is_exact():
     assert np.allclose(res.losses, res3.losses, rtol=1e-8, atol=1e-14)
 
 
-def test_divergence_is_reported():
+def test_divergence_is_masked_per_run_and_names_the_knobs():
+    """A diverging run is frozen (NaN losses from then on); the stable run in the same batch is untouched."""
     X, Y, net, g = _tiny(15)
-    res = ub.train(ub.Net(net.V[None], net.W[None]), X, Y, eta=1e3, beta=0.0, steps=200)
-    assert res.diverged and "diverged" in res.message
-    assert np.isfinite(res.losses).all()
+    both = ub.Net(torch.stack([net.V, net.V]), torch.stack([net.W, net.W]))
+    L = float(ub.extreme_eigs(ub.full_kernel(net.V, net.W, X))[0])
+    eta = torch.tensor([1e3, 0.5 / L], dtype=torch.float64)
+    res = ub.train(both, X, Y, eta=eta, beta=0.0, steps=60, knobs="c1 and c2")
+    alone = ub.train(ub.Net(net.V[None], net.W[None]), X, Y, eta=0.5 / L, beta=0.0, steps=60)
+    assert res.diverged and "c1 and c2" in res.message and res.message.startswith("GD")
+    assert res.diverged_runs.tolist() == [True, False]
+    assert np.isnan(res.losses[-1, 0])
+    assert np.array_equal(res.losses[:, 1], alone.losses[:, 0])
+
+
+def test_track_radii_and_flips_recomputed_from_the_final_net():
+    """track=True after one GD step: R1, R2 are the largest column movements and the flips are J1 != J0."""
+    X, Y, net, g = _tiny(21)
+    net = ub.Net(net.V[None], net.W[None])
+    L = float(ub.extreme_eigs(ub.full_kernel(net.V[0], net.W[0], X))[0])
+    res = ub.train(net, X, Y, eta=50.0 / L, beta=0.0, steps=1, track=True)
+    V1, W1 = res.net.V, res.net.W
+    gV, gW, _, _ = ub.grads(net.V, net.W, X, Y)
+    assert torch.allclose(W1, net.W - 50.0 / L * gW)
+    r1 = max(float(torch.sqrt(((V1[0, :, i] - net.V[0, :, i]) ** 2).sum())) for i in range(V1.shape[-1]))
+    r2 = max(float(torch.sqrt(((W1[0, :, i] - net.W[0, :, i]) ** 2).sum())) for i in range(W1.shape[-1]))
+    assert abs(float(res.trace.R1[0]) - r1) <= 1e-12 * r1 and abs(float(res.trace.R2[0]) - r2) <= 1e-12 * r2
+    flips = (W1[0].T @ X >= 0) != (net.W[0].T @ X >= 0)
+    assert flips.any() and torch.equal(res.trace.flipped[0], flips)
 
 
 def test_table1_and_guardrails():
@@ -302,9 +326,177 @@ def test_regime_sweep_follows_linear_system_when_lazy():
     assert df.kappa_H.iloc[0] > df.kappa_H.iloc[1]                 # CK side worse conditioned
 
 
-def test_fig2_grid_matches_lemma46_prediction():
-    g = _gen(17)
-    df = ub.fig2_grid([2], [4.0], trials=2, N=20, n=10, d=8, c1=10.0, c2=0.1, tol=1e-6, max_iter=2000, gen=g)
-    ratio = (df.iters / df.pred).to_numpy()
-    assert np.isfinite(ratio).all() and ((ratio > 0.6) & (ratio < 1.3)).all()
-    assert (df.m == np.round(4.0 * 20 * 2 * df.kappa_r ** 2)).all()
+# ------------------------------------------------------------------------------------------------ experiments
+def _ctx(profile="smoke"):
+    return nl.run_context(profile, "cpu", 0, announce=False)
+
+
+def test_fig1_experiment_matches_unbatched_runs_and_dense_t_nag():
+    """fig1 at smoke: each batched trial equals an unbatched run from the same draw; Lemma 3.8's spectral radius
+    from the 2 × 2 blocks equals the eigenvalues of the dense T_NAG; the rate table is the fitted slope."""
+    E = ub.experiments
+    cfg = E.Fig1Config.for_profile("smoke", trials=2, T=120)
+    ctx = _ctx()
+    res = E.fig1(cfg, ctx)
+    X, Y, net = ub.draw_problem(2, cfg.N, cfg.n, cfg.d, cfg.m, cfg.c1, cfg.c2, gen=ctx.generator("fig1"))
+    K0 = ub.ntk_hidden(net.V[1], net.W[1], X[1])
+    ev = torch.linalg.eigvalsh(K0)
+    eta, beta = ub.step_params(ev[-1], ev[0])
+    one = ub.train(ub.Net(net.V[1:], net.W[1:]), X[1], Y[1], eta=float(eta), beta=float(beta), steps=cfg.T)
+    # the same iteration up to round-off: the residual agrees to ~eps·‖Y‖, so the loss to ~1e-13·L0
+    assert np.allclose(one.losses[:, 0], res.nag[: one.losses.shape[0], 1], rtol=1e-6, atol=1e-12 * one.losses[0, 0])
+    T = ub.t_nag_matrix(K0, float(eta), float(beta))
+    rho = float(torch.linalg.eigvals(T).abs().max())
+    assert abs(rho - (1 - 1 / math.sqrt(res.kappa[1]))) < 1e-6
+    assert res.op_norm[1] >= 1.0 - 1e-12 and abs(res.op_norm[1] - float(torch.linalg.matrix_norm(T, 2))) < 1e-8
+    rel = res.nag[:, 0] / res.nag[0, 0]
+    keep = (rel >= 1e-9) & (rel <= 1e-3)
+    slope = np.polyfit(np.nonzero(keep)[0], np.log(rel[keep]), 1)[0]
+    assert abs(np.exp(slope) - res.rates.nag_fit[0]) < 1e-10
+
+
+def test_fig1_config_rejects_bad_sizes_before_work():
+    E = ub.experiments
+    with pytest.raises(ValueError, match="c1"):
+        E.Fig1Config.for_profile("smoke", c1=0.0)
+    with pytest.raises(ValueError, match="trials"):
+        E.Fig1Config.for_profile("smoke", trials=1000)
+    with pytest.raises(ValueError, match=r"N·n"):
+        E.Fig1Config.for_profile("smoke", N=1000, n=200)
+    with pytest.raises(ValueError, match="unknown"):
+        E.Fig1Config.for_profile("smoke", widht=3)
+
+
+def test_mean_ci_is_the_t_interval():
+    from scipy import stats
+    x = np.array([1.0, 2.0, 4.0])
+    m, (lo, hi) = ub.experiments.mean_ci(x)
+    h = stats.t.ppf(0.975, 2) * x.std(ddof=1) / np.sqrt(3)
+    assert m == pytest.approx(7 / 3) and lo == pytest.approx(7 / 3 - h) and hi == pytest.approx(7 / 3 + h)
+    assert ub.experiments.mean_ci([3.0])[1] == (-1e300, 1e300)
+
+
+def test_setting_experiment_radii_and_table1_against_direct_computations():
+    E = ub.experiments
+    cfg = E.SettingConfig.for_profile("smoke", mc_samples=2000, n_list=(1, 3))
+    res = E.setting(cfg, _ctx())
+    g = _ctx().generator("setting")
+    X = ub.sphere(cfg.d, cfg.N, gen=g)
+    Gb = ub.gbar(X)
+    ev = np.linalg.eigvalsh(Gb.numpy())
+    row = res.table1[res.table1.algorithm == "GD (Nguyen 2021)"].iloc[0]
+    assert row.regime == "RF" and row.rate == pytest.approx(ev[-1] / ev[0], rel=1e-8)
+    assert set(res.table1.regime) == {"NTK", "RF"}
+    # Lemma 3.5's bounds by hand for one row
+    r = res.radii.iloc[-1]
+    assert r.RV_hi == pytest.approx(cfg.c1 * (math.sqrt(r.n) + 2 * math.sqrt(math.log(r.m))))
+    assert r.RW_lo == pytest.approx(0.5 * cfg.c2 * math.sqrt(cfg.d))
+    assert len(res.radii) == cfg.trials * (1 + len(cfg.n_list))
+    # λ, κ from an independent eigensolver on the closed form
+    ek = np.linalg.eigvalsh(ub.kbar(X).numpy())
+    assert res.lam == pytest.approx(ek[0], rel=1e-10) and res.kappa_bar == pytest.approx(ek[-1] / ek[0], rel=1e-10)
+
+
+def test_radii_rows_are_largest_column_norms():
+    g = _gen(31)
+    net = ub.init_unbalanced(3, 4, 6, 2.0, 0.5, gen=g, batch=(2,))
+    rows = ub.experiments._radii_rows(net, 2.0, 0.5, 6, 3, 4, "x")
+    for b, row in enumerate(rows):
+        rv = max(math.sqrt(sum(float(net.V[b, l, i]) ** 2 for l in range(3))) for i in range(12))
+        rw = max(math.sqrt(sum(float(net.W[b, l, i]) ** 2 for l in range(4))) for i in range(12))
+        assert row["RV"] == pytest.approx(rv, rel=1e-12) and row["RW"] == pytest.approx(rw, rel=1e-12)
+
+
+def test_remark34_lambda_delta_and_exponent():
+    E = ub.experiments
+    cfg = E.Remark34Config.for_profile("smoke", Ns=(10, 20, 40), ds=(3,), trials=2)
+    res = E.remark34(cfg, _ctx())
+    X = ub.sphere(3, 20, gen=_ctx().generator("remark34", 3, 20), batch=(2,))
+    x = X[1].numpy()
+    lam = np.linalg.eigvalsh(ub.kbar(X[1]).numpy())[0]
+    delta = min(min(np.linalg.norm(x[:, i] - x[:, j]), np.linalg.norm(x[:, i] + x[:, j]))
+                for i in range(20) for j in range(20) if i != j)
+    row = res.grid[(res.grid.N == 20) & (res.grid.trial == 1)].iloc[0]
+    assert row.lam == pytest.approx(lam, rel=1e-10) and row.delta == pytest.approx(delta, rel=1e-7)
+    sub = res.grid[res.grid.trial == 0]
+    a0 = np.polyfit(np.log(sub.N), np.log(sub.lam), 1)[0]
+    a1 = np.polyfit(np.log(res.grid[res.grid.trial == 1].N), np.log(res.grid[res.grid.trial == 1].lam), 1)[0]
+    assert res.exponents.a[0] == pytest.approx((a0 + a1) / 2)
+    assert not res.exponents.graded[0]  # log 40 > 3
+
+
+def test_fig2_experiment_against_a_dense_uncompressed_run():
+    """fig2 at a tiny size: the compressed, padded, batched run of one trial equals a dense run of that trial's own
+    net in the full coordinates; Lemma 4.2's σ_r(V0) and Lemma 4.3's ratios recomputed from that net."""
+    E = ub.experiments
+    cfg = E.Fig2Config.for_profile("smoke", d=8, N=20, n=10, ranks=(2,), alphas=(2.0,), trials=2, max_iter=2000)
+    ctx = _ctx()
+    res = E.fig2(cfg, ctx)
+    gen = ctx.generator("fig2", 2)
+    X = ub.sphere(8, 20, gen=gen, batch=(2,))
+    Y = ub.lowrank_responses(10, 20, 2, gen=gen, batch=(2,))
+    st = [ub.response_stats(Y[b]) for b in range(2)]
+    ms = [int(round(2.0 * 20 * 2 * s["kappa_r"] ** 2)) for s in st]
+    nets = [ub.init_sketch(Y[b], 8, ms[b], 10.0, 0.1, gen=gen) for b in range(2)]
+    b, net = 1, nets[1]
+    K = ub.ntk_hidden(net.V, net.W, X[b])
+    ev = np.linalg.eigvalsh(K.numpy())
+    pos = ev[ev > 1e-10 * ev[-1]]
+    row = res.runs.iloc[b]
+    assert row.m == ms[b] and row.L == pytest.approx(pos[-1], rel=1e-9) and row.mu == pytest.approx(pos[0], rel=1e-7)
+    eta, beta = ub.step_params(pos[-1], pos[0])
+    dense = ub.train(ub.Net(net.V[None], net.W[None]), X[b], Y[b], eta=float(eta), beta=float(beta), steps=2000,
+                     tol=cfg.tol)
+    assert row.iters == dense.hit[0]
+    sv = np.linalg.svd(net.V.numpy(), compute_uv=False)[1]
+    assert row.sv_r == pytest.approx(sv, rel=1e-9)
+    sr = float(st[b]["sigma"][-1])
+    lam = np.linalg.eigvalsh(ub.kbar(X[b]).numpy())[0]
+    assert row.mu_bound == pytest.approx(pos[0] / (0.5 * 100.0 * ms[b] * lam * sr ** 2), rel=1e-7)
+
+
+def test_subspace_experiment_counts_rank_nr():
+    E = ub.experiments
+    out = E.subspace(E.SubspaceConfig.for_profile("smoke", steps=20), _ctx())
+    assert out["rank_V0"] == 2 and out["rank_K0"] == out["Nr"] == 60
+    assert out["spec_err"] < 1e-8 and out["off_subspace"] < 1e-10
+
+
+def test_fig34_rows_match_a_direct_run_of_one_point():
+    """fig34: one (p, q) point equals a direct NAG run at c1 = √(pq), c2 = √(p/q) with the step from H0."""
+    E = ub.experiments
+    cfg = E.Fig34Config.for_profile("smoke", Ns=(12,), N_main=12, n=2, d=6, ps=(0.1, 1.0), qs=(0.1, 10.0), T=15)
+    res = E.fig34(cfg, _ctx())
+    g = _ctx().generator("fig34", 12)
+    X, Y = ub.sphere(6, 12, gen=g), ub.sphere(2, 12, gen=g)
+    unit = ub.init_unbalanced(2, 6, 24, 1.0, 1.0, gen=g)
+    p, q = 0.1, 10.0
+    net = ub.Net((math.sqrt(p * q) * unit.V)[None], (math.sqrt(p / q) * unit.W)[None])
+    ev = np.linalg.eigvalsh(ub.full_kernel(net.V[0], net.W[0], X).numpy())
+    eta, beta = ub.step_params(ev[-1], ev[0])
+    run = ub.train(net, X, Y, eta=float(eta), beta=float(beta), steps=15)
+    row = res.runs[(res.runs.p == p) & (res.runs.q == q)].iloc[0]
+    assert row.loss_T == pytest.approx(run.losses[-1, 0], rel=1e-6)
+    assert row.kappa_H == pytest.approx(ev[-1] / ev[0], rel=1e-8)
+    relW = float((run.net.W - net.W).norm() / net.W.norm())
+    assert row.relW == pytest.approx(relW, rel=1e-8)
+
+
+def test_width_sweep_and_laziness_experiments_at_smoke():
+    E = ub.experiments
+    ws = E.width_sweep(E.WidthSweepConfig.for_profile("smoke", Ns=(20,), mults=(0.05, 1.0)), _ctx())
+    assert bool(ws.singular.iloc[0]) and not bool(ws.singular.iloc[1])   # md = Nn/2 < Nn: rank ≤ md
+    assert ws.iters.iloc[1] > 0
+    thr = E.width_thresholds(pd.DataFrame(dict(N=[1, 1, 1, 1], mult=[0.1, 0.2, 0.5, 1.0],
+                                               iters=[100.0, 20.0, 30.0, 25.0])))
+    assert thr == {1: 0.2}  # 30 ≤ 1.3·25 from 0.2 on; 100 is not
+    lz = E.laziness(E.LazinessConfig.for_profile("smoke", ps=(1.0,), steps=60), _ctx())
+    assert lz.attrs["rhs6"] == pytest.approx(math.sqrt(40 * 5) / lz.attrs["lam"])
+
+
+def test_benchmarks_experiment_agrees_and_times_every_method():
+    E = ub.experiments
+    res = E.benchmarks(E.BenchConfig.for_profile("smoke"), _ctx())
+    assert max(res.errors.values()) < 1e-8
+    assert set(res.table.task) == {"K0 build", "(L, µ) sketch init", "GD steps, sketch init", "λ_max, λ_min of K0"}
+    assert (res.table["median"] > 0).all() and (res.table.groupby(["task", "size"]).speedup.first() == 1).all()

@@ -2,7 +2,7 @@
 
 ``K[(j,l),(k,l')] = (x_jᵀx_k) Σ_i J_ij J_ik V_li V_l'i`` (vec index ``a = l + n·j``), i.e.
 ``K = (EᵀE) ⊙ ((XᵀX) ⊗ 1 1ᵀ)`` with ``E[i, a] = J_{i, a//n} V_{a%n, i}``. The reference
-(:func:`nbs_lib.unbalanced.ntk_hidden`) materialises ``E`` (``2m × Nn``); the kernel forms tiles of ``E`` on
+(:func:`nbs_lib.unbalanced.kernels.ntk_hidden`) materialises ``E`` (``2m × Nn``); the kernel forms tiles of ``E`` on
 the fly from ``J`` and ``V`` inside the reduction over neurons, so the ``2m × Nn`` buffer is never written
 (memory ``O(m·N + Nn·Nn)`` instead of ``O(m·Nn + Nn·Nn)``). One network, no batch axis.
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from . import choose_backend, has_triton
+from ..gpu import choose_backend, has_triton
 
 if has_triton():  # pragma: no branch
     import triton
@@ -44,7 +44,7 @@ if has_triton():  # pragma: no branch
 
 
 def _reference(V: torch.Tensor, W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    from ..unbalanced import ntk_hidden
+    from .kernels import ntk_hidden
 
     return ntk_hidden(V, W, X)
 
@@ -53,7 +53,7 @@ def ntk_hidden_fused(V: torch.Tensor, W: torch.Tensor, X: torch.Tensor, *, backe
                      block: int = 16) -> torch.Tensor:
     """Return ``K0`` (``(Nn, Nn)``) of one network ``V: (n, 2m)``, ``W: (d, 2m)``, ``X: (d, N)``.
 
-    Same signature and result as the PyTorch reference ``nbs_lib.unbalanced.ntk_hidden`` (unbatched); the
+    Same signature and result as the PyTorch reference ``nbs_lib.unbalanced.kernels.ntk_hidden`` (unbatched); the
     Triton path never materialises the ``2m × Nn`` matrix ``E``.
     """
     if V.ndim != 2 or W.ndim != 2 or X.ndim != 2:
