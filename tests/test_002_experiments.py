@@ -15,7 +15,7 @@ f64 = torch.float64
 
 @pytest.fixture(scope="module")
 def ctx():
-    return nl.run_context("smoke", "cpu", 0, announce=False)
+    return nl.run_context("smoke", "cpu", 0, threads=1, announce=False)
 
 
 def test_t12_level_matches_prediction():
@@ -104,3 +104,49 @@ def test_configs_reject_bad_values(cls, knob, value, msg):
         cls.for_profile("smoke", **{knob: value})
     with pytest.raises(ValueError, match="unknown"):
         cls.for_profile("smoke", widht=3)
+
+
+def test_pairing_experiment_finds_planted_structure(ctx):
+    cfg = ex.PairingConfig.for_profile("smoke", d=20, T=1500, contrast=False)
+    r = ex.pairing(cfg, ctx)
+    p = r.panels[3]
+    assert np.array_equal(p["partner"][p["partner"]], np.arange(6))          # an involution
+    assert r.err[3].max() < 0.05
+
+
+def test_certificates_experiment_matches_closed_form_zeros(ctx):
+    r = ex.certificates(ex.CertConfig.for_profile("smoke"), ctx)
+    assert abs(pop.pl_certificate(r.zero4)) < 1e-12 and abs(pop.lb_certificate(r.zero5)) < 1e-12
+    assert r.metrics["direct_dev4"] < 1e-8 and r.metrics["direct_dev5"] < 1e-8
+
+
+def test_init_failure_rates_follow_the_sign_rule(ctx):
+    cfg = ex.SignsConfig.for_profile("smoke", ds_init=(2, 16), seeds_init=200, T_init=400)
+    r = ex.init_failure(cfg, ctx)
+    # binomial tolerance: 4 standard errors of 200 seeds around the sign rule's Monte Carlo probability
+    for rate, pred in ((r.fail_chi, r.pred_chi), (r.fail_gauss, r.pred_gauss)):
+        assert np.all(np.abs(rate - pred) <= 4 * np.sqrt(np.maximum(pred * (1 - pred), 1 / 200) / 200))
+
+
+def test_zero_padding_changes_nothing_in_empirical_gd(ctx):
+    A, X, nvec, tr, (V0, W0) = ex._empirical_sweep(8, [20, 40], 1, 50, 0.1, 1e-2, ctx, "pad")
+    Y = X @ A.T
+    one = pop.run_gd(V0[:1], W0[:1], A, mu=0.1, steps=50,
+                     loss_grad=lambda V, W: pop.emp_loss_grad(V, W, X[:1, :20], Y[:1, :20]))
+    assert np.allclose(tr.loss[:, 0], one.loss[:, 0], rtol=1e-12, atol=1e-15)
+
+
+def test_crossing_interpolates():
+    q = np.array([1.0, 2.0, 3.0])
+    assert ex._crossing(q, np.array([0.0, 0.25, 0.75])) == pytest.approx(2.5)
+    assert math.isnan(ex._crossing(q, np.array([0.0, 0.1, 0.2])))
+
+
+def test_run_gd_masks_a_diverging_run():
+    A = pop.planted_target(10)
+    V, W = pop.init_xavier(2, 10, 1, 1.0, 2, generator=torch.Generator().manual_seed(0))
+    V[1] *= 1e3
+    W[1] *= 1e3
+    tr = pop.run_gd(V, W, A, mu=0.5, steps=50)
+    assert tr.diverged_runs.tolist() == [False, True]
+    assert np.isnan(tr.loss[-1, 1]) and np.isfinite(tr.loss[-1, 0])

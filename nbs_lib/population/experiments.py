@@ -990,6 +990,7 @@ class PairingConfig(Config):
     every: int = 10                  # record every this many steps (integer in [1, 1000])
     T_large: int = 2500              # steps of the σ = 1 contrast (integer in [100, 200000])
     seeds_large: int = 5             # seeds of the contrast (integer in [1, 1000])
+    contrast: bool = True            # also run μ/2 and σ = 1 (False: only the figures, for the widget)
     PROFILES = {"smoke": dict(rs=(3,), seeds=1, T=500, T_large=500, seeds_large=1), "cpu": {},
                 "paper": dict(rs=(3, 5, 10, 20), seeds=20, T=4000, T_large=5000, seeds_large=20)}
 
@@ -1055,6 +1056,8 @@ def pairing(cfg: PairingConfig, ctx: RunContext) -> PairingResult:
         vtws.append(float(vtw.max()))
         invs += [p.involution for p in ps]
     r0 = cfg.rs[0]
+    if not cfg.contrast:
+        return PairingResult(panels, err, np.array([]), {}, {})
     A, trh = _train_pairs(cfg, ctx, r0, cfg.sigma, cfg.mu / 2, 2 * cfg.T, cfg.seeds, "small", keep=False)
     err_half = np.array([p.max_rel_error for p in _pair_stats(A, trh)[0]])
     A, trl = _train_pairs(cfg, ctx, r0, 1.0, cfg.mu, cfg.T_large, cfg.seeds_large, "large", keep=False)
@@ -1067,3 +1070,247 @@ def pairing(cfg: PairingConfig, ctx: RunContext) -> PairingResult:
                    large_max_loss=float(np.max(large["loss"])), large_si_max=float(large["si"].max()),
                    large_exact_median=float(np.median(large["exact"])), n_runs=len(invs))
     return PairingResult(panels, err, err_half, large, metrics)
+
+
+# ============================================================================ notebook 06: finite samples
+@dataclass(frozen=True)
+class SampleConfig(Config):
+    """Empirical GD from the χ-init against n/d for several d; the local rate; Lemmas 10–11; r outputs."""
+
+    mu: float = 0.1                  # step size (number in (0, 1])
+    sigma: float = 1e-4              # χ-init scale (number in (0, 0.1])
+    ds: tuple = (25, 50, 100)        # dimensions (integers in [2, 2000])
+    ratios: tuple = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)   # n/d values (each in [0.5, 1000])
+    seeds: int = 6                   # seeds per (d, n/d) (integer in [1, 10000])
+    T: int = 4000                    # GD steps (integer in [100, 200000])
+    dev_d: int = 40                  # d of Lemma 11's trajectories (integer in [2, 2000])
+    dev_ratios: tuple = (4.0, 8.0, 16.0, 32.0)       # their n/d (each in [0.5, 1000])
+    dev_seeds: int = 3               # their seeds (integer in [1, 10000])
+    dev_T: int = 1200                # their steps (integer in [100, 200000])
+    m_d: int = 20                    # d of the Lemma 10 estimate (integer in [2, 500])
+    m_ratios: tuple = (4.0, 16.0, 64.0, 256.0)       # its n/d (each in [0.5, 10000])
+    m_pairs: int = 256               # random (w, w*) pairs searched (integer in [8, 100000])
+    rs: tuple = (1, 2, 3)            # outputs of the multi-output sweep, k = 2r (integers in [1, 20])
+    r_d: int = 20                    # its d (integer in [2, 2000])
+    r_ratios: tuple = (1.0, 2.0, 3.0, 4.0, 6.0)      # its n/(r d) (each in [0.5, 1000])
+    r_seeds: int = 6                 # its seeds (integer in [1, 10000])
+    PROFILES = {"smoke": dict(ds=(10, 20), ratios=(1.5, 2.5, 4.0), seeds=3, T=1500, dev_d=20, dev_ratios=(4.0, 16.0),
+                              dev_seeds=2, dev_T=600, m_ratios=(4.0, 16.0), m_pairs=32, rs=(1, 2), r_d=10,
+                              r_ratios=(2.0, 4.0), r_seeds=2),
+                "cpu": {}, "paper": dict(ds=(25, 50, 100, 200, 400), seeds=16, dev_seeds=10, m_pairs=4096, r_seeds=24)}
+
+    def validate(self):
+        validate.in_range("mu", self.mu, 0.0, 1.0, lo_open=True)
+        validate.in_range("sigma", self.sigma, 0.0, 0.1, lo_open=True)
+        for n in ("ds", "rs"):
+            v = getattr(self, n)
+            if not isinstance(v, (list, tuple)) or not v:
+                raise ValueError(f"{n} must be a non-empty list of integers, got {v!r}")
+        for x in self.ds:
+            validate.int_in("ds", x, 2, 2000)
+        for x in self.rs:
+            validate.int_in("rs", x, 1, 20)
+        _floats("ratios", self.ratios, 0.5, 1000.0, lo_open=False)
+        _floats("dev_ratios", self.dev_ratios, 0.5, 1000.0, lo_open=False)
+        _floats("m_ratios", self.m_ratios, 0.5, 10000.0, lo_open=False)
+        _floats("r_ratios", self.r_ratios, 0.5, 1000.0, lo_open=False)
+        validate.int_in("seeds", self.seeds, 1, 10_000)
+        validate.int_in("T", self.T, 100, MAX_T)
+        validate.int_in("dev_d", self.dev_d, 2, 2000)
+        validate.int_in("dev_seeds", self.dev_seeds, 1, 10_000)
+        validate.int_in("dev_T", self.dev_T, 100, MAX_T)
+        validate.int_in("m_d", self.m_d, 2, 500)
+        validate.int_in("m_pairs", self.m_pairs, 8, 100_000)
+        validate.int_in("r_d", self.r_d, 2, 2000)
+        validate.int_in("r_seeds", self.r_seeds, 1, 10_000)
+
+    def resources(self):
+        dm = max(self.ds)
+        a = len(self.ratios) * self.seeds * max(self.ratios) * dm * dm * 8 * 3
+        b = len(self.dev_ratios) * self.dev_seeds * max(self.dev_ratios) * self.dev_d ** 2 * 8 * 3
+        b += (self.dev_T // 10 + 2) * len(self.dev_ratios) * self.dev_seeds * 4 * self.dev_d * 8 * 3
+        c = self.m_pairs * (self.m_d ** 2 * 8 * 4 + max(self.m_ratios) * self.m_d * 8)
+        e = len(self.r_ratios) * self.r_seeds * max(self.r_ratios) * max(self.rs) * self.r_d ** 2 * 8 * 3
+        return Resources(host_bytes=a + b + c + e)
+
+
+def _empirical_sweep(d, ns, seeds, T, mu, sigma, ctx, key, *, r=1, init="thm2", every=25, keep=False):
+    """Empirical GD batched over sample sizes (zero-padded) and seeds; returns A, X, n per run, trajectory."""
+    A = mdl.planted_target(d, r, dtype=ctx.dtype, device=ctx.device)
+    B = len(ns) * seeds
+    X = torch.zeros(B, max(ns), d, dtype=ctx.dtype, device=ctx.device)
+    nvec = torch.tensor(np.repeat(ns, seeds), dtype=ctx.dtype, device=ctx.device)
+    for i, n in enumerate(ns):
+        X[i * seeds:(i + 1) * seeds, :n] = dyn.gaussian_data(n, A, seeds, generator=ctx.generator(key, "data", i))[0]
+    Y = X @ A.T
+    g = ctx.generator(key, "init")
+    if init == "thm2":
+        V0, W0 = mdl.init_thm2(d, sigma, seeds, generator=g, dtype=ctx.dtype, device=ctx.device)
+        met = dyn.metrics_k2(A[0])
+    else:
+        V0, W0 = mdl.init_xavier(2 * r, d, r, sigma, seeds, generator=g, dtype=ctx.dtype, device=ctx.device)
+        met = None
+    V0, W0 = V0.repeat(len(ns), 1, 1), W0.repeat(len(ns), 1, 1)        # same init for every n
+    tr = dyn.run_gd(V0, W0, A, mu=mu, steps=T, loss_grad=lambda V, W: dyn.emp_loss_grad(V, W, X, Y, nvec),
+                    metrics=met, every=every, keep=keep, knobs="mu or sigma")
+    _check_runs(tr, f"empirical GD (d = {d})")
+    return A, X, nvec, tr, (V0, W0)
+
+
+def _crossing(q, frac):
+    """Return the n/d where the success fraction first crosses ½ (linear interpolation; NaN if never)."""
+    above = np.flatnonzero(frac >= 0.5)
+    if not above.size:
+        return float("nan")
+    j = above[0]
+    if j == 0:
+        return float(q[0])
+    return float(q[j - 1] + (0.5 - frac[j - 1]) * (q[j] - q[j - 1]) / (frac[j] - frac[j - 1]))
+
+
+@dataclass
+class SampleResult:
+    """‖h‖² and population loss after T steps per (d, n/d, seed); threshold crossings; local-rate fits."""
+
+    ds: tuple
+    ratios: np.ndarray
+    h2: dict                         # d → (n_ratios, seeds)
+    pop_loss: dict
+    crossing: dict                   # d → n/d where half the seeds recover (‖h‖² < 1e-6)
+    pred_slope: np.ndarray
+    fit_slope: np.ndarray
+    fit_ratio: np.ndarray
+    metrics: dict
+
+
+def sample_complexity(cfg: SampleConfig, ctx: RunContext) -> SampleResult:
+    """Return spec P22 (recovery against n/d for each d, T steps) and P23 (slope of ln‖h‖² on [1e-20, 1e-3]
+    against 2ln(1 − μλ_min) from each run's data, every run that recovered, largest d)."""
+    q = np.array(cfg.ratios, dtype=float)
+    h2, Lp, cross, zero_l, ls_l = {}, {}, {}, [], []
+    for d in cfg.ds:
+        ns = [max(int(round(x * d)), 1) for x in q]
+        A, X, nvec, tr, _ = _empirical_sweep(d, ns, cfg.seeds, cfg.T, cfg.mu, cfg.sigma, ctx, ("sample", d))
+        h2[d] = tr.metrics["h2"][-1].reshape(len(q), cfg.seeds)
+        Lp[d] = mdl.pop_loss(*tr.final, A).cpu().numpy().reshape(len(q), cfg.seeds)
+        cross[d] = _crossing(q, (h2[d] < 1e-6).mean(1))
+        Y = X @ A.T                                                  # linear least squares on the same samples
+        ahat = torch.linalg.lstsq(X, Y).solution[..., 0]              # (B, d); min-norm when n < d
+        ls_l.append(float(np.median(0.5 * ((ahat - A[0]) ** 2).sum(-1).cpu().numpy())))
+        zero_l.append(0.5 * float((A ** 2).sum()))
+        if d == cfg.ds[-1]:
+            dL, trL, XL, nL, AL = d, tr, X, nvec, A
+    pred, fits, rr = [], [], []
+    for b in range(trL.metrics["h2"].shape[1]):
+        h = trL.metrics["h2"][:, b]
+        if h[-1] >= 1e-6:                                            # not recovered (P22's threshold)
+            continue
+        try:
+            f = fit.fit_linear_rate(h, lo=1e-20, hi=1e-3, t=trL.t)
+        except ValueError:
+            continue
+        n = int(nL[b])
+        pred.append(th.empirical_local_slope(XL[b, :n], AL[0], cfg.mu))
+        fits.append(math.log(f.rate))
+        rr.append(n / dL)
+    pred, fits, rr = map(np.array, (pred, fits, rr))
+    rel = np.abs(fits / pred - 1) if fits.size else np.array([])
+    hi = q >= 4
+    lo = q <= 1.5
+    cv = np.array(list(cross.values()))
+    metrics = dict(median_h2_at_4=float(max(np.median(h2[d][hi]) for d in cfg.ds)) if hi.any() else -1.0,
+                   median_h2_at_15=float(min(np.median(h2[d][lo]) for d in cfg.ds)) if lo.any() else -1.0,
+                   crossing_min=float(np.nanmin(cv)) if np.isfinite(cv).any() else -1.0,
+                   crossing_max=float(np.nanmax(cv)) if np.isfinite(cv).all() else 99.0,
+                   net_pop_loss_at_4=float(max(np.median(Lp[d][hi]) for d in cfg.ds)) if hi.any() else -1.0,
+                   zero_loss=min(zero_l), ls_loss=max(ls_l),
+                   rate_max_rel=float(rel.max()) if rel.size else -1.0,
+                   rate_median_rel=float(np.median(rel)) if rel.size else -1.0, n_rate_runs=int(rel.size))
+    return SampleResult(cfg.ds, q, h2, Lp, cross, pred, fits, rr, metrics)
+
+
+@dataclass
+class DeviationResult:
+    """Lemma 11's ratio R per (n/d, seed) along empirical GD, and Lemma 10's sup estimate per (n/d, seed)."""
+
+    dev_ratios: np.ndarray
+    R: np.ndarray                    # (n_ratios, seeds)
+    m_ratios: np.ndarray
+    sup_M: np.ndarray                # (n_ratios, seeds)
+    metrics: dict
+
+
+def deviations(cfg: SampleConfig, ctx: RunContext) -> DeviationResult:
+    """Return Lemma 11's R(n) = max_τ max_i ‖∇_{w_i}L̂ − ∇_{w_i}L‖ / (|v_i|(‖h₁‖+‖h₂‖)) (steps with ‖h‖ ≥ 1e-6) and a
+    random-search lower estimate of Lemma 10's sup over unit (w, w*) of ‖M̂(w, w*) − E M(w, w*)‖ (spectral norm),
+    with M̂ = (1/n) Σ 1{wᵀx ≥ 0} 1{w*ᵀx ≥ 0} x xᵀ."""
+    d = cfg.dev_d
+    ns = [int(round(x * d)) for x in cfg.dev_ratios]
+    A, X, nvec, tr, _ = _empirical_sweep(d, ns, cfg.dev_seeds, cfg.dev_T, cfg.mu, cfg.sigma, ctx, "lemma11",
+                                         every=10, keep=True)
+    Y = X @ A.T
+    Vt, Wt = tr.V, tr.W
+    gWe = torch.stack([dyn.emp_loss_grad(Vt[i], Wt[i], X, Y, nvec)[2] for i in range(Vt.shape[0])])
+    _, gWp = mdl.pop_grad(Vt, Wt, A)
+    h1, h2 = mdl.errors_k2(Vt, Wt, A[0])
+    hn = h1.norm(dim=-1) + h2.norm(dim=-1)
+    ratio = (gWe - gWp).norm(dim=-1) / (Vt[..., 0].abs() * hn.unsqueeze(-1))
+    ratio = torch.where((hn > 1e-6).unsqueeze(-1), ratio, torch.zeros_like(ratio))
+    R = ratio.amax(dim=(0, 2)).cpu().numpy().reshape(len(ns), cfg.dev_seeds)
+    fR = fit.fit_power_law(np.array(cfg.dev_ratios), R.mean(1)) if len(ns) >= 3 else None
+    md = cfg.m_d
+    sup = np.zeros((len(cfg.m_ratios), cfg.dev_seeds))
+    g = ctx.generator("lemma10", "pairs")
+    w = torch.randn(cfg.m_pairs, md, generator=g, dtype=ctx.dtype, device=ctx.device)
+    w = w / w.norm(dim=-1, keepdim=True)
+    phi = math.pi * torch.rand(cfg.m_pairs, 1, generator=g, dtype=ctx.dtype, device=ctx.device) * 0.98 + 0.01
+    z = torch.randn(cfg.m_pairs, md, generator=g, dtype=ctx.dtype, device=ctx.device)
+    z = z - (z * w).sum(-1, keepdim=True) * w
+    ws = torch.cos(phi) * w + torch.sin(phi) * z / z.norm(dim=-1, keepdim=True)
+    EM = th.expected_M(w, ws)
+    for i, x in enumerate(cfg.m_ratios):
+        n = int(round(x * md))
+        for s in range(cfg.dev_seeds):
+            Xs = torch.randn(n, md, generator=ctx.generator("lemma10", "data", i, s), dtype=ctx.dtype, device=ctx.device)
+            mask = ((Xs @ w.T >= 0) & (Xs @ ws.T >= 0)).to(ctx.dtype)           # (n, P)
+            Mh = torch.einsum("np,nd,ne->pde", mask, Xs, Xs) / n
+            sup[i, s] = float(torch.linalg.matrix_norm(Mh - EM, ord=2).max())
+    fM = fit.fit_power_law(np.array(cfg.m_ratios), sup.mean(1)) if len(cfg.m_ratios) >= 3 else None
+    metrics = dict(R_max=float(R.max()), R_slope=fR.exponent if fR else -99.0,
+                   M_slope=fM.exponent if fM else -99.0, M_sup_max=float(sup.max()), n_R=len(ns),
+                   n_M=len(cfg.m_ratios))
+    return DeviationResult(np.array(cfg.dev_ratios), R, np.array(cfg.m_ratios), sup, metrics)
+
+
+@dataclass
+class MultiOutputResult:
+    """Recovery of r outputs (k = 2r) from n = c·r·d samples, among seeds whose population run succeeds."""
+
+    rs: tuple
+    ratios: np.ndarray
+    success: np.ndarray              # (n_r, n_ratios) fraction recovered, conditional on population success
+    crossing: np.ndarray             # (n_r,) n/(r d) where half recover
+    metrics: dict
+
+
+def multi_output(cfg: SampleConfig, ctx: RunContext) -> MultiOutputResult:
+    """Return the §4 empirical multi-output case: empirical GD (Xavier × σ, k = 2r) against n/(r d), recovery =
+    population loss of the final net < 1e-10; seeds whose population-GD run (same init) fails are left out,
+    so the curve measures the samples, not the initial sign pattern."""
+    q = np.array(cfg.r_ratios, dtype=float)
+    succ, cross = [], []
+    for r in cfg.rs:
+        ns = [int(round(x * r * cfg.r_d)) for x in q]
+        A, _, _, tr, (V0, W0) = _empirical_sweep(cfg.r_d, ns, cfg.r_seeds, cfg.T, cfg.mu, cfg.sigma, ctx,
+                                                 ("multi", r), r=r, init="xavier")
+        ok = (mdl.pop_loss(*tr.final, A) < 1e-10).cpu().numpy().reshape(len(q), cfg.r_seeds)
+        trp = dyn.run_gd(V0[:cfg.r_seeds], W0[:cfg.r_seeds], A, mu=cfg.mu, steps=cfg.T, knobs="mu or sigma")
+        good = trp.loss[-1] < 1e-10
+        frac = ok[:, good].mean(1) if good.any() else np.full(len(q), np.nan)
+        succ.append(frac)
+        cross.append(_crossing(q, frac))
+    cross = np.array(cross)
+    fin = np.isfinite(cross)
+    metrics = dict(r_crossing_spread=float(np.ptp(cross)) if fin.all() else 99.0,
+                   r_crossing_max=float(np.nanmax(cross)) if fin.any() else 99.0, n_r=len(cfg.rs))
+    return MultiOutputResult(cfg.rs, q, np.array(succ), cross, metrics)

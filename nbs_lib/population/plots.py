@@ -305,3 +305,66 @@ def pairing_contrast(ax, res):
     ax.set(xlabel="seed", ylabel="max over neurons", title=f"pairing at $\\sigma$ = 1 against small $\\sigma$ (r = {r0})")
     ax.legend(fontsize=8)
     plotting.data_note(ax, POP_NOTE)
+
+
+SYN_NOTE = "data: synthetic, x ~ N(0, I_d), y = Ax (noiseless)"
+
+
+def sample_complexity(axs, res, sigma, mu, T):
+    """Draw ‖h‖² and the population loss after T steps against n/d, one band per d, the recovery threshold dotted."""
+    for j, d in enumerate(res.ds):
+        col = plotting.CYCLE[j % len(plotting.CYCLE)]
+        plotting.band(axs[0], res.ratios, np.maximum(res.h2[d].T, 1e-32), color=col, label=f"d = {d}",
+                      faint_runs=False, log=True)
+        plotting.band(axs[1], res.ratios, np.maximum(res.pop_loss[d].T, 1e-17), color=col, label=f"d = {d}",
+                      faint_runs=False, log=True)
+    axs[0].axhline(1e-6, ls=":", color=plotting.PALETTE["grey"], label="recovery threshold $10^{-6}$")
+    for ax, yl, lo in ((axs[0], "$\\|h_1\\|^2 + \\|h_2\\|^2$ after T steps", 1e-30),
+                       (axs[1], "population loss after T steps (floor: round-off)", 1e-17)):
+        ax.axvline(2.0, ls="--", color=plotting.PALETTE["theory"], label="asymptotic threshold $n = 2d$")
+        ax.set(yscale="log", xlabel="samples per dimension $n/d$", ylabel=yl, ylim=(lo, 10),
+               title=f"empirical GD, $\\chi$-init $\\sigma$ = {sigma:g}, $\\mu$ = {mu:g}, T = {T}")
+        ax.legend(fontsize=8, loc="lower left")
+        plotting.data_note(ax, SYN_NOTE)
+
+
+def empirical_rate(fig, ax, res, d):
+    """Draw the fitted slope against the predicted 2ln(1 − μλ_min) per recovered run (colour: n/d, with colourbar)."""
+    if res.fit_slope.size:
+        sc = ax.scatter(-res.pred_slope, -res.fit_slope, c=res.fit_ratio, cmap="viridis", s=25, label="runs")
+        fig.colorbar(sc, ax=ax, label="$n/d$")
+        lim = np.array([min((-res.pred_slope).min(), (-res.fit_slope).min()) * 0.8,
+                        max((-res.pred_slope).max(), (-res.fit_slope).max()) * 1.25])
+        plotting.theory(ax, lim, lim, label="measured = predicted")
+        ax.fill_between(lim, 0.8 * lim, 1.2 * lim, color=plotting.PALETTE["grey"], alpha=0.2, label="±20 %")
+    ax.set(xscale="log", yscale="log", xlabel="predicted $-2\\ln(1-\\mu\\lambda_{\\min})$",
+           ylabel="fitted $-$slope of $\\ln\\|h\\|^2$", title=f"local rate, d = {d}, window $[10^{{-20}}, 10^{{-3}}]$")
+    ax.legend(fontsize=8, loc="upper left")
+    plotting.data_note(ax, SYN_NOTE)
+
+
+def deviations(axs, res, d, md):
+    """Draw Lemma 11's R and Lemma 10's sup estimate against n/d (seeds as a band) with slope −½ guides."""
+    plotting.band(axs[0], res.dev_ratios, res.R.T, label="measured $R$", log=True)
+    plotting.slope_guide(axs[0], res.dev_ratios, res.R.mean(1)[0], -0.5, label="theory: slope $-1/2$")
+    axs[0].set(xscale="log", yscale="log", xlabel="$n/d$", ylabel="$R$ = max deviation / $(v_i\\|h\\|)$",
+               title=f"Lemma 11 along empirical GD (d = {d})")
+    plotting.band(axs[1], res.m_ratios, res.sup_M.T, label="random-search estimate of sup", log=True)
+    plotting.slope_guide(axs[1], res.m_ratios, res.sup_M.mean(1)[0], -0.5, label="theory: slope $-1/2$")
+    axs[1].set(xscale="log", yscale="log", xlabel="$n/d$", ylabel="$\\sup \\|\\hat M - \\mathbb{E}M\\|$",
+               title=f"Lemma 10: uniform concentration (d = {md})")
+    for ax in axs:
+        ax.legend(fontsize=8)
+        plotting.data_note(ax, SYN_NOTE)
+
+
+def multi_output(ax, res):
+    """Draw the recovered fraction against n/(r d), one line per r."""
+    for j, r in enumerate(res.rs):
+        ax.plot(res.ratios, res.success[j], "o-", color=plotting.CYCLE[j % len(plotting.CYCLE)],
+                label=f"r = {r}, k = {2 * r}")
+    ax.axhline(0.5, ls=":", color=plotting.PALETTE["grey"])
+    ax.set(xlabel="$n/(r\\, d)$", ylabel="fraction recovered (of seeds whose population run succeeds)", ylim=(-0.05, 1.05),
+           title="§4: r outputs need $n \\geq c\\, r\\, d$")
+    ax.legend(fontsize=8, loc="lower right")
+    plotting.data_note(ax, SYN_NOTE)
