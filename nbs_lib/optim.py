@@ -81,7 +81,7 @@ def _check_hparams(eta, beta=None):
     for name, v in (("eta", eta), ("beta", beta)):
         if v is None:
             continue
-        arr = v.detach().double() if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=torch.float64)
+        arr = v.detach().double() if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=torch.float64, device="cpu")
         if not bool(torch.isfinite(arr).all()):
             raise ValueError(f"{name} must be finite, got {v!r}")
         if name == "eta" and bool((arr <= 0).any()):

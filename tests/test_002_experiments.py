@@ -150,3 +150,28 @@ def test_run_gd_masks_a_diverging_run():
     tr = pop.run_gd(V, W, A, mu=0.5, steps=50)
     assert tr.diverged_runs.tolist() == [False, True]
     assert np.isnan(tr.loss[-1, 1]) and np.isfinite(tr.loss[-1, 0])
+
+
+def test_experiments_create_every_tensor_on_the_context_device():
+    # with torch's default device set to "meta", any tensor created without an explicit device would be a
+    # meta tensor and the computation would fail; the experiments must run entirely on ctx.device (cpu)
+    ctx = nl.run_context("smoke", "cpu", 0, threads=1, announce=False)
+    torch.set_default_device("meta")
+    try:
+        ex.fig3(ex.PhasesConfig.for_profile("smoke", d=10, T=60), ctx)
+        ex.lemma_steps(ex.LemmaStepConfig.for_profile("smoke", d=4, n_points=100), ctx)
+        ex.certificates(ex.CertConfig.for_profile("smoke", n_direct=2), ctx)
+        ex.inequalities(ex.CertConfig.for_profile("smoke", n_rand=100, d_traj=5, T_traj=50, traj_seeds=1), ctx)
+        c1 = ex.LandscapeConfig.for_profile("smoke", d=5, T_a=20, T_b=20, n_saddles=10, n_starts=10, iters=10,
+                                             eps_esc=(0.5,), T_esc=100)
+        ex.fig1(c1, ctx), ex.fig1c(c1, ctx), ex.theorem1(c1, ctx), ex.escape_time(c1, ctx)
+        s = ex.SignsConfig.for_profile("smoke", d=5, ks=(2,), seeds=4, T=100, ds_init=(2,), seeds_init=4, T_init=100)
+        ex.success_rates(s, ctx), ex.init_failure(s, ctx)
+        ex.fig2(ex.Fig2Config.for_profile("smoke", d=5, T_k4=100, T_k8=100, T_small=100), ctx)
+        ex.pairing(ex.PairingConfig.for_profile("smoke", d=5, T=100, T_large=100), ctx)
+        sc = ex.SampleConfig.for_profile("smoke", ds=(4,), ratios=(2.0,), seeds=1, T=100, dev_d=4,
+                                         dev_ratios=(4.0,), dev_seeds=1, dev_T=100, m_d=3, m_ratios=(4.0,), m_pairs=8,
+                                         rs=(1,), r_d=4, r_ratios=(2.0,), r_seeds=1)
+        ex.sample_complexity(sc, ctx), ex.deviations(sc, ctx), ex.multi_output(sc, ctx)
+    finally:
+        torch.set_default_device("cpu")
