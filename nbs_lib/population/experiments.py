@@ -482,7 +482,7 @@ class Thm1Result:
     ev_opt: np.ndarray
     pr_opt: np.ndarray
     found_class: np.ndarray          # per start: 0 optimum, 1 saddle, 2 other, −1 not converged or off the domain
-    found_min_eig: np.ndarray        # smallest Hessian eigenvalue at each converged start
+    found_loss: np.ndarray           # population loss / ‖a‖² at each converged start (NaN elsewhere)
     metrics: dict
 
 
@@ -571,9 +571,8 @@ def _stationary_search(cfg: LandscapeConfig, ctx: RunContext):
     conv = (gfin <= 1e-9).cpu().numpy()
     dom = ((V[:, 0, 0] > 1e-3) & (-V[:, 1, 0] > 1e-3)).cpu().numpy()
     cls = np.where(conv & dom, th.classify_k2(V, W, A[0], tol=1e-3), -1)
-    _, H = _fd_hessian_batch(V, W, A)
-    mins = torch.linalg.eigvalsh(H)[:, 0].cpu().numpy()
-    return cls, np.where(cls >= 0, mins, np.nan), int((conv & ~dom).sum())
+    L = mdl.pop_loss(V, W, A).cpu().numpy()
+    return cls, np.where(cls >= 0, L, np.nan), int((conv & ~dom).sum())
 
 
 @dataclass

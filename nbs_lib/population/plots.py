@@ -133,21 +133,24 @@ def spectra(axs, res):
                           (axs[1], res.ev_opt, res.pr_opt, "at an optimum")):
         ax.plot(pr, "s", mfc="none", color=plotting.PALETTE["theory"], ms=9, label="predicted")
         ax.plot(ev, "o", color=plotting.PALETTE["measured"], ms=4, label="FD Hessian")
-        ax.set(xlabel="eigenvalue index", ylabel="eigenvalue", title=f"Hessian spectrum {t}, d = 6")
+        ax.set(xlabel="eigenvalue index", ylabel="eigenvalue", title=f"Hessian {t}, d = 6",
+               ylim=(-0.12 * max(pr.max(), 1e-12), 1.08 * max(pr.max(), 1e-12)))
         ax.legend(loc="upper left")
         plotting.data_note(ax, "data: none (closed form)")
 
 
 def search(ax, res):
-    """Draw the smallest Hessian eigenvalue of each stationary point found by the search, by family."""
+    """Draw the loss of each stationary point found by the search, by family (optima at 0, saddles at ¼)."""
     names = {0: "global optimum", 1: "saddle of the family", 2: "other"}
     cols = {0: plotting.PALETTE["alt"], 1: plotting.PALETTE["measured"], 2: plotting.PALETTE["nag"]}
     idx = np.arange(res.found_class.size)
     for c_, n_ in names.items():
         m = res.found_class == c_
-        ax.plot(idx[m], res.found_min_eig[m], "o", ms=4, color=cols[c_], label=f"{n_} ({int(m.sum())})")
-    ax.axhline(0, color="0.4", lw=0.8)
-    ax.set(yscale="symlog", xlabel="start", ylabel="smallest Hessian eigenvalue", title="stationary points found ($d$ = 3)")
+        ax.plot(idx[m], res.found_loss[m], "o", ms=4, color=cols[c_], label=f"{n_} ({int(m.sum())})")
+    for y in (0.0, 0.25):
+        ax.axhline(y, color=plotting.PALETTE["theory"], ls="--", lw=0.8)
+    ax.set(ylim=(-0.08, 0.4), xlabel="start", ylabel="loss $L/\\|a\\|^2$ at the point found",
+           title="stationary points found ($d$ = 3)")
     ax.legend(fontsize=8)
     plotting.data_note(ax, "data: none (closed form)")
 
