@@ -624,10 +624,10 @@ class SignsConfig(Config):
     mu: float = 0.1                  # step size (number in (0, 1.9])
     sigma: float = 1e-8              # small init scale of §4 (number in (0, 0.01])
     ks: tuple = (2, 3, 4, 8)         # hidden units (integers in [2, 64])
-    seeds: int = 400                 # seeds per k (integer in [1, 100000])
-    T: int = 900                     # GD steps (integer in [100, 200000])
+    seeds: int = 240                 # seeds per k (integer in [1, 100000])
+    T: int = 800                     # GD steps (integer in [100, 200000])
     ds_init: tuple = (2, 3, 4, 8, 16, 32)   # dimensions of the χ- vs Gaussian-init sweep (integers in [2, 2000])
-    seeds_init: int = 300            # seeds per d and init (integer in [1, 100000])
+    seeds_init: int = 200            # seeds per d and init (integer in [1, 100000])
     sigma_init: float = 1e-3         # init scale of that sweep (number in (0, 0.01])
     T_init: int = 400                # its GD steps (integer in [100, 200000])
     PROFILES = {"smoke": dict(d=30, ks=(2, 4), seeds=24, T=700, ds_init=(2, 8), seeds_init=30),
@@ -769,7 +769,7 @@ class Fig2Config(Config):
     mu: float = 0.1                  # step size (number in (0, 1.9])
     sigma_small: float = 1e-8        # the small init scale shown for contrast (number in (0, 0.01])
     T_k4: int = 5000                 # steps at σ = 1, k = 4 (integer in [100, 200000])
-    T_k8: int = 8000                 # steps at σ = 1, k = 8 (integer in [100, 200000])
+    T_k8: int = 4000                 # steps at σ = 1, k = 8 (integer in [100, 200000])
     T_small: int = 1000              # steps at the small σ (integer in [100, 200000])
     seeds: int = 3                   # seeds per panel (integer in [1, 1000])
     align_deg: float = 1.0           # a neuron counts as aligned with ±a within this angle in degrees (in (0, 45])
@@ -1311,5 +1311,6 @@ def multi_output(cfg: SampleConfig, ctx: RunContext) -> MultiOutputResult:
     cross = np.array(cross)
     fin = np.isfinite(cross)
     metrics = dict(r_crossing_spread=float(np.ptp(cross)) if fin.all() else 99.0,
+                   r_crossing_growth=float(cross[-1] - cross[0]) if fin.all() else 99.0,
                    r_crossing_max=float(np.nanmax(cross)) if fin.any() else 99.0, n_r=len(cfg.rs))
     return MultiOutputResult(cfg.rs, q, np.array(succ), cross, metrics)
