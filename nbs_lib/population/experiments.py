@@ -627,7 +627,7 @@ class SignsConfig(Config):
     seeds: int = 240                 # seeds per k (integer in [1, 100000])
     T: int = 800                     # GD steps (integer in [100, 200000])
     ds_init: tuple = (2, 3, 4, 8, 16, 32)   # dimensions of the χ- vs Gaussian-init sweep (integers in [2, 2000])
-    seeds_init: int = 200            # seeds per d and init (integer in [1, 100000])
+    seeds_init: int = 300            # seeds per d and init (integer in [1, 100000])
     sigma_init: float = 1e-3         # init scale of that sweep (number in (0, 0.01])
     T_init: int = 400                # its GD steps (integer in [100, 200000])
     PROFILES = {"smoke": dict(d=30, ks=(2, 4), seeds=24, T=700, ds_init=(2, 8), seeds_init=30),
