@@ -104,3 +104,17 @@ def two_layer_relu_kernels(W: torch.Tensor, v: torch.Tensor, X: torch.Tensor) ->
     sv = S * (v * v).unsqueeze(-2)
     ntk = (X @ X.T) * (sv @ S.transpose(-1, -2)) / m + ck
     return ntk, ck
+
+
+def arccos_of_angle(theta: torch.Tensor, degree: int) -> torch.Tensor:
+    """Return the arc-cosine function of an angle ``θ``, normalised to 1 at ``θ = 0``.
+
+    ``κ0(θ) = (π − θ)/π`` and ``κ1(θ) = (sin θ + (π − θ) cos θ)/π`` (so ``arccos_of_cosine(cos θ)``). Taking the
+    angle lets callers compute θ stably, e.g. ``2·atan2(‖x̄ − ȳ‖, ‖x̄ + ȳ‖)``, where ``arccos`` of a rounded
+    cosine loses half the digits near θ = 0 and θ = π.
+    """
+    if degree == 0:
+        return (math.pi - theta) / math.pi
+    if degree == 1:
+        return (torch.sin(theta) + (math.pi - theta) * torch.cos(theta)) / math.pi
+    raise ValueError(f"degree must be 0 or 1, got {degree!r}")
