@@ -55,6 +55,24 @@ def clean_notebook(nb) -> nbformat.NotebookNode:
     return nb
 
 
+_GLUE = re.compile(r"\{glue(?::[a-z]+)?\}`[^`]*`")
+NOT_RUN = "*(computed when the notebook runs)*"
+
+
+def unglue_unexecuted(nb) -> nbformat.NotebookNode:
+    """In a notebook that was not executed (a partial build), replace glue roles by a placeholder.
+
+    Pasted numbers exist only in an executed notebook; without this, a ``--chapter`` build would fail on the
+    other chapters' glue references. An executed notebook is left as it is.
+    """
+    if any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+        return nb
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            c.source = _GLUE.sub(NOT_RUN, c.source)
+    return nb
+
+
 def first_png(nb) -> bytes | None:
     """Return the first ``image/png`` output of an executed notebook, or None."""
     for cell in nb.cells:
@@ -167,7 +185,7 @@ def prepare_stage(dest: Path, report: dict) -> None:
     book = dest / "book"
     for path in sorted(book.rglob("*.ipynb")):
         nb = nbformat.read(str(path), as_version=4)
-        nbformat.write(clean_notebook(nb), str(path))
+        nbformat.write(unglue_unexecuted(clean_notebook(nb)), str(path))
     for index in sorted(book.glob("*/index.md")):
         chapter = _chapter_of(index.parent.name)
         notebooks = sorted(index.parent.glob("[0-9][0-9]_*.ipynb"))

@@ -216,3 +216,18 @@ def test_code_lines_fit_the_page(path):
     limit = _allowed().get(rel, 0)
     assert len(long) <= limit, (f"{rel}: {len(long)} code lines over {MAX_CODE_LINE} characters "
                                 f"(allowed {limit}):\n  " + "\n  ".join(long))
+
+
+def test_unexecuted_notebooks_lose_their_glue_roles_and_executed_ones_keep_them():
+    import nbformat
+
+    from ci import site
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("slope {glue:text}`s:.3f` and {glue:md}`sentence`"),
+                nbformat.v4.new_code_cell("x = 1")]
+    out = site.unglue_unexecuted(nbformat.from_dict(nb))
+    assert "{glue" not in out.cells[0].source and out.cells[0].source.count(site.NOT_RUN) == 2
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="1")]
+    kept = site.unglue_unexecuted(nbformat.from_dict(nb))
+    assert "{glue:text}`s:.3f`" in kept.cells[0].source
