@@ -123,8 +123,7 @@ def explore(draw: Callable, grid: Mapping[str, Sequence], *, title: str = "", in
     """Show the explorer: live ipywidgets in a Jupyter kernel, precomputed HTML when headless.
 
     ``initial`` gives the starting value of each slider (default: its first value; a number not on the grid
-    starts at the nearest grid value). Returns the
-    seconds per frame when precomputed (for the redraw-budget table), else None.
+    starts at the nearest grid value). Returns None (the redraw timings travel in the output's payload).
     """
     from IPython.display import HTML, display
 
@@ -153,7 +152,7 @@ def explore(draw: Callable, grid: Mapping[str, Sequence], *, title: str = "", in
     stats = {"title": title, "frames": len(seconds), "p50_s": p50, "p95_s": p95, "max_s": max(seconds),
              "bytes": len(page), "grid": {n: [str(v) for v in grid[n]] for n in names}}
     display({"text/html": page, "text/plain": f"explorer: {title}", MIME: stats}, raw=True)
-    return seconds
+    return None
 
 
 def _live(draw: Callable, grid: Mapping[str, Sequence], init_idx: Mapping[str, int], title: str) -> None:
