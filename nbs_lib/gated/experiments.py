@@ -1,0 +1,296 @@
+"""Chapter 004's figures, tables and claim protocols: one function per experiment (``nbs_lib.experiment``).
+
+Each ``f(cfg, ctx)`` takes a validated config (sizes from the profile plus the notebook's knobs) and the run
+context, creates every tensor on ``ctx.device``, and returns a result dataclass of arrays and the metrics its
+claims need. Nothing is plotted here (``plots``). Diverged runs are masked per seed by the trainer and their
+metrics come out NaN, so the registry reports the claim as not assessed (diverged).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .. import validate
+from ..experiment import Config, Resources
+from ..fit import fit_linear_rate, fit_power_law
+from . import data as _data
+from .model import GatedConfig, GReLUNet, make_pair
+from .ntk import eta_ntk, gram_condition, lambda_max, ntk_gram
+from .theory import lemma3_rate, ntk_closed_form, theorem1
+from .training import train
+
+_F64 = 8
+
+
+def _seed_list(ctx, n: int, *keys) -> tuple:
+    return tuple(int(s) for s in ctx.seeds(n, *keys))
+
+
+def _net_bytes(m: int, L: int, seeds: int, nets: int = 2) -> float:
+    """Host bytes of ``nets`` networks of ``seeds`` draws (W and Ψ in float64, plus a working copy)."""
+    return float(nets * seeds * 3 * L * m * m * _F64)
+
+
+def ackley(n: int, d: int, ctx) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the complex-Ackley regression (§4.1) of ``n`` points in ``d`` dimensions on ``ctx.device``."""
+    X, y = _data.ackley_like(n, d, seed=ctx.seeds(1, "ackley", n, d)[0] % (2 ** 32))
+    return X.to(ctx.device, ctx.dtype), y.to(ctx.device, ctx.dtype)
+
+
+def baselines(X, Y, X_te, Y_te) -> dict:
+    """Return the test MSE per example of the train-mean predictor, of zero, and of a linear least-squares fit.
+
+    The linear fit has an intercept and is the minimum-norm solution (``lstsq`` on the train split, float64).
+    """
+    Xa, Ya, Xt, Yt = (np.asarray(t.detach().cpu(), dtype=np.float64) for t in (X, Y, X_te, Y_te))
+    Ya, Yt = Ya.reshape(len(Ya), -1), Yt.reshape(len(Yt), -1)
+    mean = ((Yt - Ya.mean(0)) ** 2).sum(1).mean()
+    zero = (Yt ** 2).sum(1).mean()
+    A = np.hstack([Xa, np.ones((len(Xa), 1))])
+    coef = np.linalg.lstsq(A, Ya, rcond=None)[0]
+    lin = ((np.hstack([Xt, np.ones((len(Xt), 1))]) @ coef - Yt) ** 2).sum(1).mean()
+    return dict(mean=float(mean), zero=float(zero), linear=float(lin))
+
+
+# ============================================================================ 03: Theorem 1, Fig. 2a, Theorem 3
+@dataclass(frozen=True)
+class Thm1Config(Config):
+    """Theorem 1 at its own width m = n²L and step η = d_x/(n⁴L³), and the NTK rate fit at η = c/λ_max."""
+
+    n: int = 12                 # examples (integer in [4, 64])
+    d: int = 24                 # input dimension (integer in [2, 512])
+    L: int = 4                  # depth (integer in [1, 16])
+    seeds: int = 4              # independent draws (integer in [1, 16])
+    gate_mode: str = "chain"    # chain | input
+    c_eta: float = 1.0          # rate-fit step in NTK units η·λ_max (in (0, 2))
+    steps: int = 400            # GD steps (integer in [10, 100000])
+    PROFILES = {"smoke": dict(n=6, d=12, seeds=2, steps=60), "cpu": dict(),
+                "paper": dict(n=40, d=80, seeds=5, steps=1000)}
+
+    def validate(self):
+        validate.int_in("n", self.n, 4, 64)
+        validate.int_in("d", self.d, 2, 512)
+        validate.int_in("L", self.L, 1, 16)
+        validate.int_in("seeds", self.seeds, 1, 16)
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+        validate.in_range("c_eta", self.c_eta, 0.0, 2.0, lo_open=True, hi_open=True)
+        validate.int_in("steps", self.steps, 10, 100000)
+
+    @property
+    def m(self) -> int:
+        return self.n * self.n * self.L
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(self.m, self.L, self.seeds, 1))
+
+
+@dataclass
+class Thm1Result:
+    """Losses ``(T+1, S)`` under Theorem 1's step (``loss_thm``) and at ``c/λ_max`` (``loss_fit``), and metrics."""
+
+    m: int
+    eta_thm: float
+    eta_lmax: np.ndarray
+    loss_thm: np.ndarray
+    loss_fit: np.ndarray
+    slopes: np.ndarray
+    preds: np.ndarray
+    lemma3_ratio: float
+    metrics: dict = field(default_factory=dict)
+    theory_slope: float = 0.0
+
+
+def thm1(cfg: Thm1Config, ctx) -> Thm1Result:
+    """Run GD at Theorem 1's width and step (every seed, divergence masked) and at η = c/λ_max(K_0)."""
+    X, y = ackley(cfg.n, cfg.d, ctx)
+    th = theorem1(cfg.n, cfg.L, cfg.d)
+    gcfg = GatedConfig(d_x=cfg.d, d_y=1, m=cfg.m, L=cfg.L, gate_mode=cfg.gate_mode,
+                       seeds=_seed_list(ctx, cfg.seeds, "thm1"), device=ctx.device)
+    net = GReLUNet(gcfg)
+    K = ntk_gram(net, X)
+    ev = torch.linalg.eigvalsh(K)
+    eta_lmax = (th["eta"] * ev[:, -1]).cpu().numpy()
+    res = train(net.clone(), X, y, eta=th["eta"], steps=cfg.steps, tol_rel=None)
+    loss_thm = res.loss / res.loss[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = loss_thm[1:] / loss_thm[:-1]
+    live = loss_thm[:-1] > 1e-25          # round-off floor: steps after convergence carry no information
+    step = np.where(live, step, np.nan)
+    step = np.where(np.isnan(loss_thm[1:]) & live, np.inf, step)   # a step into divergence
+    worst = float(np.nanmax(step))
+    eta_fit = cfg.c_eta / ev[:, -1]
+    res_fit = train(net, X, y, eta=eta_fit, steps=cfg.steps, tol_rel=1e-15)
+    loss_fit = res_fit.loss / res_fit.loss[0]
+    slopes, preds, t4, t8 = [], [], [], []
+    for s in range(cfg.seeds):
+        f = fit_linear_rate(loss_fit[:, s], lo=1e-12, hi=1e-4)
+        slopes.append(math.log(f.rate))
+        preds.append(2 * math.log(abs(1 - float(eta_fit[s] * ev[s, 0]))))
+        t4.append(int(np.argmax(loss_fit[:, s] < 1e-4)))
+        t8.append(int(np.argmax(loss_fit[:, s] < 1e-8)))
+    slopes, preds = np.array(slopes), np.array(preds)
+    l3 = 1 - lemma3_rate(th["eta"], cfg.m, cfg.d, 1, cfg.L)
+    final = loss_thm[-1]
+    metrics = dict(frac_converged=float(np.mean(np.nan_to_num(final, nan=np.inf) < 1e-8)),
+                   eta_lmax_max=float(eta_lmax.max()), worst_step_ratio=min(worst, 1e300), lemma3_ratio=l3,
+                   n_seeds=cfg.seeds)
+    fit = dict(rate_rel_err=float(np.max(np.abs(slopes - preds) / np.abs(preds))),
+               log_eps_ratio=float(np.mean(t8) / max(np.mean(t4), 1)), n_seeds=cfg.seeds)
+    return Thm1Result(cfg.m, th["eta"], eta_lmax, loss_thm, loss_fit, slopes, preds, l3,
+                      dict(thm=metrics, fit=fit))
+
+
+def paper_eta_lmax(gate_mode: str, ctx) -> float:
+    """Return η_Thm1·λ_max = λ_max/K(x,x) of the closed-form Gram at the paper's (n, d, L) = (100, 200, 4)."""
+    Xp, _ = ackley(100, 200, ctx)
+    return float(torch.linalg.eigvalsh(ntk_closed_form(Xp, None, 4, arch="grelu_" + gate_mode))[-1])
+
+
+@dataclass(frozen=True)
+class Fig2aConfig(Config):
+    """Fig. 2a: widths below, at and above n²L, both nets, protocol A (one η) and B (η = c/λ_max per width)."""
+
+    n: int = 12
+    d: int = 24
+    L: int = 4
+    seeds: int = 2              # (integer in [1, 16])
+    widths: tuple = (24, 48, 117, 576)   # (integers in [2, 20000]; must include n²L)
+    gate_mode: str = "chain"
+    c_eta: float = 1.0          # protocol B step in NTK units (in (0, 2))
+    eta_literal: float = 0.0    # protocol A step; 0 means 1/λ_max at the theory width (number in [0, 1e6])
+    steps_A: int = 600          # (integer in [10, 100000])
+    steps_B: int = 600          # (integer in [10, 100000])
+    PROFILES = {"smoke": dict(n=6, d=12, seeds=1, widths=(12, 144), steps_A=80, steps_B=80), "cpu": dict(),
+                "paper": dict(n=40, d=80, seeds=5, widths=(80, 160, 1600, 6400), steps_A=3000, steps_B=1000)}
+
+    def validate(self):
+        validate.int_in("n", self.n, 4, 64)
+        validate.int_in("d", self.d, 2, 512)
+        validate.int_in("L", self.L, 1, 16)
+        validate.int_in("seeds", self.seeds, 1, 16)
+        ws = validate.int_list("widths", self.widths, minimum=2)
+        if max(ws) > 20000:
+            raise ValueError(f"widths must be integers in [2, 20000], got {list(self.widths)}")
+        if self.n * self.n * self.L not in ws:
+            raise ValueError(f"widths must include the theory width n²L = {self.n * self.n * self.L}, "
+                             f"got {list(self.widths)}")
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+        validate.in_range("c_eta", self.c_eta, 0.0, 2.0, lo_open=True, hi_open=True)
+        validate.in_range("eta_literal", self.eta_literal, 0.0, 1e6)
+        validate.int_in("steps_A", self.steps_A, 10, 100000)
+        validate.int_in("steps_B", self.steps_B, 10, 100000)
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(max(self.widths), self.L, self.seeds, 2))
+
+
+@dataclass
+class Fig2aResult:
+    """``curves[(proto, kind, m)]``: ℓ_t/ℓ_0 ``(T+1, S)`` (NaN after divergence); ``cond[(kind, m)]``; metrics."""
+
+    m_th: int
+    eta_A: float
+    curves: dict
+    cond: dict
+    metrics: dict = field(default_factory=dict)
+
+
+def fig2a(cfg: Fig2aConfig, ctx) -> Fig2aResult:
+    """Run Fig. 2a under protocols A and B (module docstring); return curves, cond(K_0) and the claims' metrics."""
+    X, y = ackley(cfg.n, cfg.d, ctx)
+    m_th, nL = cfg.n * cfg.n * cfg.L, cfg.n * cfg.L
+    seeds = _seed_list(ctx, cfg.seeds, "fig2a")
+    nets, curves, cond = {}, {}, {}
+    for m in cfg.widths:
+        g, r = make_pair(GatedConfig(d_x=cfg.d, d_y=1, m=m, L=cfg.L, gate_mode=cfg.gate_mode, seeds=seeds,
+                                     device=ctx.device))
+        nets["grelu", m], nets["relu", m] = g, r
+        for kind in ("grelu", "relu"):
+            cond[kind, m] = gram_condition(ntk_gram(nets[kind, m], X)).cpu().numpy()
+    lam = [float(lambda_max(nets[k, m_th], X)[0]) for k in ("grelu", "relu")]
+    eta_A = cfg.eta_literal or 1.0 / max(lam)
+    for proto, steps in (("A", cfg.steps_A), ("B", cfg.steps_B)):
+        for (kind, m), net in nets.items():
+            eta = eta_A if proto == "A" else eta_ntk(net, X, cfg.c_eta)
+            out = train(net.clone(), X, y, eta=eta, steps=steps, tol_rel=None)
+            curves[proto, kind, m] = out.loss / out.loss[0]
+    fin = {k: v[-1] for k, v in curves.items()}
+    kinds = ("grelu", "relu")
+    auc = {k: np.mean(np.log10(np.maximum(v, 1e-30)), axis=0) for k, v in curves.items()}   # NaN if diverged
+    metrics = dict(
+        theory_A=float(np.max([fin["A", k, m_th] for k in kinds])),
+        theory_B=float(np.max([fin["B", k, m_th] for k in kinds])),
+        narrow_A=float(np.min([fin["A", k, m] for k in kinds for m in cfg.widths if m <= nL] or [np.nan])),
+        narrow_B=float(np.min([fin["B", k, m] for k in kinds for m in cfg.widths if m < m_th])),
+    )
+    ratio = [float(np.mean(cond["grelu", m]) / np.mean(cond["relu", m])) for m in cfg.widths]
+    speed = [float(np.mean(auc["A", "grelu", m]) - np.mean(auc["A", "relu", m])) for m in cfg.widths if m >= nL]
+    return Fig2aResult(m_th, eta_A, curves, cond, dict(
+        tight=metrics, cond=dict(cond_ratio_max=max(ratio)), speed=dict(auc_diff_max=max(speed))))
+
+
+@dataclass(frozen=True)
+class StabilityConfig(Config):
+    """Weight movement τ and the relative NTK change against width (Theorem 3, eq. (5))."""
+
+    n: int = 12
+    d: int = 24
+    L: int = 4
+    seeds: int = 3              # (integer in [1, 16])
+    widths: tuple = (64, 128, 256, 512)   # (integers in [8, 20000], at least 3)
+    gate_mode: str = "chain"
+    steps: int = 300            # (integer in [10, 100000])
+    PROFILES = {"smoke": dict(n=6, d=12, seeds=1, widths=(32, 64, 128), steps=30), "cpu": dict(),
+                "paper": dict(seeds=4, widths=(256, 512, 1024, 2048, 4096, 8192), steps=600)}
+
+    def validate(self):
+        validate.int_in("n", self.n, 4, 64)
+        validate.int_in("d", self.d, 2, 512)
+        validate.int_in("L", self.L, 1, 16)
+        validate.int_in("seeds", self.seeds, 1, 16)
+        ws = validate.int_list("widths", self.widths, minimum=8)
+        if max(ws) > 20000 or len(ws) < 3:
+            raise ValueError(f"widths must be at least 3 integers in [8, 20000], got {list(self.widths)}")
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+        validate.int_in("steps", self.steps, 10, 100000)
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(max(self.widths), self.L, self.seeds, 1))
+
+
+@dataclass
+class StabilityResult:
+    """``tau, dK: (len(widths), S)``; ``tau_pred`` = √(2n/m)/L; fitted exponents; metrics per claim."""
+
+    widths: np.ndarray
+    tau: np.ndarray
+    dK: np.ndarray
+    tau_pred: np.ndarray
+    fit_tau: object
+    fit_dK: object
+    lazy: np.ndarray
+    metrics: dict = field(default_factory=dict)
+
+
+def stability(cfg: StabilityConfig, ctx) -> StabilityResult:
+    """Train GReLU nets at η = 1/λ_max(K_0) per width; return τ, the NTK change and their power-law fits."""
+    X, y = ackley(cfg.n, cfg.d, ctx)
+    tau, dK = [], []
+    for m in cfg.widths:
+        net = GReLUNet(GatedConfig(d_x=cfg.d, d_y=1, m=m, L=cfg.L, gate_mode=cfg.gate_mode,
+                                   seeds=_seed_list(ctx, cfg.seeds, "stability", m), device=ctx.device))
+        out = train(net, X, y, eta=eta_ntk(net, X, 1.0), steps=cfg.steps, tol_rel=1e-12,
+                    record=("loss", "tau", "ntk_change"))
+        tau.append(out.records["tau_F"])
+        dK.append(out.records["ntk_change"])
+    ms = np.array(cfg.widths, dtype=float)
+    tau, dK = np.array(tau), np.array(dK)
+    lazy = ms >= 128 if (ms >= 128).sum() >= 2 else ms > 0     # spec P14 fits τ on m ≥ 128 (narrow nets are not lazy)
+    f_tau, f_dK = fit_power_law(ms[lazy], tau.mean(1)[lazy]), fit_power_law(ms, dK.mean(1))
+    pred = np.sqrt(2 * cfg.n / ms) / cfg.L
+    metrics = dict(thm3=dict(exponent=f_dK.exponent, n_seeds=cfg.seeds),
+                   tau=dict(exponent=f_tau.exponent, ratio_max=float(np.max((tau.mean(1) / pred)[lazy]))))
+    return StabilityResult(ms, tau, dK, pred, f_tau, f_dK, lazy, metrics)

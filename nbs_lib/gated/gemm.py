@@ -1,0 +1,172 @@
+"""Gated matrix products of paper 004 §4.4 (spec §6.5): Triton kernels with PyTorch references.
+
+* :func:`gated_matmul` ``Y = (X Wᵀ) ⊙ D`` with the gate ``D`` read from bit-packed ``int32`` words in the
+  kernel's epilogue (FLOPs unchanged; it saves the mask's memory traffic and one elementwise pass).
+* :func:`gather_gemv` ``y = W[idx] x`` — batch-1 inference computing only the rows whose gate is open (a
+  memory-bound GEMV: half the rows, half the bytes).
+* :func:`block_gated_matmul` ``Y[i, block j] = X[i] W_jᵀ`` if the block gate ``(i, j)`` is open, else 0 —
+  the block-gated variant (OUR extension, not in the paper); the Triton kernel skips a tile's K loop when
+  every gate of the tile is closed, so it saves work only when open gates are grouped (MoE-style).
+
+Every entry point takes ``backend="auto" | "torch" | "triton"`` (``nbs_lib.gpu.choose_backend``): Triton on
+CUDA or under ``TRITON_INTERPRET=1``, the reference otherwise. Shapes: ``X: (n, k)``, ``W: (m, k)``.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..gpu import choose_backend
+
+
+# ------------------------------------------------------------------ references
+def gated_matmul_ref(X: torch.Tensor, W: torch.Tensor, mask_bits: torch.Tensor) -> torch.Tensor:
+    """Return ``(X Wᵀ) ⊙ unpack(mask_bits)``, ``(n, m)`` (PyTorch reference; masked dense)."""
+    from .model import unpack_bits
+
+    return (X @ W.T) * unpack_bits(mask_bits, W.shape[0]).to(X.dtype)
+
+
+def gather_gemv_ref(W: torch.Tensor, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Return ``W[idx] @ x``, ``(len(idx),)`` (PyTorch reference)."""
+    return W.index_select(0, idx) @ x
+
+
+def block_gated_matmul_ref(X: torch.Tensor, W: torch.Tensor, block_mask: torch.Tensor, block: int) -> torch.Tensor:
+    """Return ``Y`` with ``Y[i, jb:(j+1)b] = X[i] W[jb:(j+1)b]ᵀ`` where ``block_mask[i, j]``, else 0 (grouped GEMM over blocks)."""
+    n, m = X.shape[0], W.shape[0]
+    Y = torch.zeros(n, m, dtype=X.dtype, device=X.device)
+    for j in range(m // block):  # loop over neuron *blocks* (experts), each a gathered GEMM
+        rows = torch.nonzero(block_mask[:, j], as_tuple=True)[0]
+        if rows.numel():
+            Y[rows, j * block:(j + 1) * block] = X.index_select(0, rows) @ W[j * block:(j + 1) * block].T
+    return Y
+
+
+def _check(X, W):
+    if X.ndim != 2 or W.ndim != 2 or X.shape[1] != W.shape[1]:
+        raise ValueError(f"X and W must be (n, k) and (m, k), got {tuple(X.shape)} and {tuple(W.shape)}")
+
+
+# ------------------------------------------------------------------ Triton kernels (defined lazily)
+_K = {}
+
+
+def _kernels():
+    if _K:
+        return _K
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def _gated_mm(X, W, Mb, Y, n, m, k, sxn, sxk, swm, swk, smn, syn, sym,
+                  BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+        pid_m = tl.program_id(0)
+        pid_n = tl.program_id(1)
+        rows = pid_m * BM + tl.arange(0, BM)
+        cols = pid_n * BN + tl.arange(0, BN)
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        for k0 in range(0, k, BK):
+            kk = k0 + tl.arange(0, BK)
+            a = tl.load(X + rows[:, None] * sxn + kk[None, :] * sxk, mask=(rows[:, None] < n) & (kk[None, :] < k), other=0.0)
+            b = tl.load(W + cols[None, :] * swm + kk[:, None] * swk, mask=(cols[None, :] < m) & (kk[:, None] < k), other=0.0)
+            acc += tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+        inb = (rows[:, None] < n) & (cols[None, :] < m)
+        words = tl.load(Mb + rows[:, None] * smn + (cols[None, :] // 32), mask=inb, other=0)
+        bit = (words >> (cols[None, :] % 32)) & 1
+        out = tl.where(bit != 0, acc, 0.0)
+        tl.store(Y + rows[:, None] * syn + cols[None, :] * sym, out.to(Y.dtype.element_ty), mask=inb)
+
+    @triton.jit
+    def _gather_gemv(W, x, idx, y, r, k, swm, swk, BR: tl.constexpr, BK: tl.constexpr):
+        pid = tl.program_id(0)
+        o = pid * BR + tl.arange(0, BR)
+        rr = tl.load(idx + o, mask=o < r, other=0)
+        acc = tl.zeros((BR,), dtype=tl.float32)
+        for k0 in range(0, k, BK):
+            kk = k0 + tl.arange(0, BK)
+            w = tl.load(W + rr[:, None] * swm + kk[None, :] * swk, mask=(o[:, None] < r) & (kk[None, :] < k), other=0.0)
+            xv = tl.load(x + kk, mask=kk < k, other=0.0)
+            acc += tl.sum(w.to(tl.float32) * xv.to(tl.float32)[None, :], axis=1)
+        tl.store(y + o, acc.to(y.dtype.element_ty), mask=o < r)
+
+    @triton.jit
+    def _block_mm(X, W, Bm, Y, n, m, k, nb, sxn, sxk, swm, swk, syn, sym,
+                  BM: tl.constexpr, BLK: tl.constexpr, BK: tl.constexpr):
+        pid_m = tl.program_id(0)
+        j = tl.program_id(1)
+        rows = pid_m * BM + tl.arange(0, BM)
+        cols = j * BLK + tl.arange(0, BLK)
+        g = tl.load(Bm + rows * nb + j, mask=rows < n, other=0)
+        acc = tl.zeros((BM, BLK), dtype=tl.float32)
+        if tl.max(g, axis=0) > 0:  # tile skip: no K loop when every gate of the tile is closed
+            for k0 in range(0, k, BK):
+                kk = k0 + tl.arange(0, BK)
+                a = tl.load(X + rows[:, None] * sxn + kk[None, :] * sxk, mask=(rows[:, None] < n) & (kk[None, :] < k), other=0.0)
+                b = tl.load(W + cols[None, :] * swm + kk[:, None] * swk, mask=(cols[None, :] < m) & (kk[:, None] < k), other=0.0)
+                acc += tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+        out = tl.where(g[:, None] > 0, acc, 0.0)
+        tl.store(Y + rows[:, None] * syn + cols[None, :] * sym, out.to(Y.dtype.element_ty),
+                 mask=(rows[:, None] < n) & (cols[None, :] < m))
+
+    _K.update(gated=_gated_mm, gemv=_gather_gemv, block=_block_mm)
+    return _K
+
+
+# ------------------------------------------------------------------ public entry points
+def gated_matmul(X: torch.Tensor, W: torch.Tensor, mask_bits: torch.Tensor, *, backend: str = "auto",
+                 BM: int = 32, BN: int = 32, BK: int = 32) -> torch.Tensor:
+    """Return ``(X Wᵀ) ⊙ D``, ``(n, m)``, with ``D`` bit-packed in ``mask_bits: (n, ceil(m/32))`` int32."""
+    _check(X, W)
+    n, m = X.shape[0], W.shape[0]
+    if mask_bits.dtype != torch.int32 or tuple(mask_bits.shape) != (n, (m + 31) // 32):
+        raise ValueError(f"mask_bits must be int32 of shape ({n}, {(m + 31) // 32}), got {mask_bits.dtype} {tuple(mask_bits.shape)}")
+    if choose_backend(backend, X.device) == "torch":
+        return gated_matmul_ref(X, W, mask_bits)
+    import triton
+
+    Y = torch.empty(n, m, dtype=X.dtype, device=X.device)
+    grid = (triton.cdiv(n, BM), triton.cdiv(m, BN))
+    _kernels()["gated"][grid](X, W, mask_bits, Y, n, m, X.shape[1], X.stride(0), X.stride(1), W.stride(0), W.stride(1),
+                              mask_bits.stride(0), Y.stride(0), Y.stride(1), BM=BM, BN=BN, BK=BK)
+    return Y
+
+
+def gather_gemv(W: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, *, backend: str = "auto", BR: int = 32,
+                BK: int = 64) -> torch.Tensor:
+    """Return ``W[idx] @ x`` (only the open-gate rows), ``(len(idx),)``; ``idx`` int64 or int32 row indices."""
+    if W.ndim != 2 or x.ndim != 1 or x.shape[0] != W.shape[1]:
+        raise ValueError(f"W and x must be (m, k) and (k,), got {tuple(W.shape)} and {tuple(x.shape)}")
+    if idx.ndim != 1 or (idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= W.shape[0])):
+        raise ValueError(f"idx must be a 1-D tensor of row indices in [0, {W.shape[0]})")
+    if choose_backend(backend, W.device) == "torch":
+        return gather_gemv_ref(W, x, idx.long())
+    import triton
+
+    r = idx.numel()
+    y = torch.empty(r, dtype=W.dtype, device=W.device)
+    if r:
+        _kernels()["gemv"][(triton.cdiv(r, BR),)](W, x, idx, y, r, W.shape[1], W.stride(0), W.stride(1), BR=BR, BK=BK)
+    return y
+
+
+def block_gated_matmul(X: torch.Tensor, W: torch.Tensor, block_mask: torch.Tensor, block: int, *, backend: str = "auto",
+                       BM: int = 32, BK: int = 32) -> torch.Tensor:
+    """Return the block-gated product (module docstring), ``(n, m)``; ``block_mask: (n, m/block)`` bool."""
+    _check(X, W)
+    n, m = X.shape[0], W.shape[0]
+    if block < 1 or m % block:
+        raise ValueError(f"block must be a positive divisor of m = {m}, got {block}")
+    if tuple(block_mask.shape) != (n, m // block):
+        raise ValueError(f"block_mask must have shape ({n}, {m // block}), got {tuple(block_mask.shape)}")
+    if choose_backend(backend, X.device) == "torch":
+        return block_gated_matmul_ref(X, W, block_mask.bool(), block)
+    import triton
+
+    if block < 16 or block & (block - 1):
+        raise ValueError(f"the Triton block-gated kernel needs block to be a power of two ≥ 16, got {block}")
+    Y = torch.empty(n, m, dtype=X.dtype, device=X.device)
+    bm = block_mask.to(torch.int32).contiguous()
+    _kernels()["block"][(triton.cdiv(n, BM), m // block)](X, W, bm, Y, n, m, X.shape[1], m // block, X.stride(0), X.stride(1),
+                                                           W.stride(0), W.stride(1), Y.stride(0), Y.stride(1),
+                                                           BM=BM, BLK=block, BK=BK)
+    return Y

@@ -1,0 +1,85 @@
+"""Figures of chapter 004, drawn from the result objects of ``experiments`` (theory dashed, measurement solid,
+seeds as a band; diverged runs are named on the axes, never drawn as results)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import plotting
+
+
+def _diverged_note(ax, runs, what="runs"):
+    runs = np.asarray(runs)
+    bad = int(np.isnan(runs[-1]).sum()) if runs.ndim == 2 else int(np.isnan(runs[-1]))
+    if bad:
+        ax.text(0.99, 0.98, f"{bad} {what} diverged (not drawn after)", transform=ax.transAxes, ha="right", va="top",
+                fontsize=8, color=plotting.PALETTE.get("nag", "C3"))
+    return bad
+
+
+def thm1(res, data: str):
+    """Return a figure: (left) GD at Theorem 1's own step with Lemma 3's guarantee, (right) the NTK rate fit."""
+    fig, axs = plt.subplots(1, 2, figsize=(11, 3.8))
+    t = np.arange(res.loss_thm.shape[0])
+    for s in range(res.loss_thm.shape[1]):
+        axs[0].plot(t, res.loss_thm[:, s], "-", color=plotting.CYCLE[s % len(plotting.CYCLE)],
+                    label=f"seed {s}: $\\eta\\lambda_{{\\max}}$ = {res.eta_lmax[s]:.2f}")
+    plotting.theory(axs[0], t, res.lemma3_ratio ** t, label="Lemma 3 guarantee $(1-\\eta\\alpha^2L/2)^t$")
+    _diverged_note(axs[0], res.loss_thm)
+    axs[0].set(yscale="log", xlabel="GD step", ylabel="$\\ell_t/\\ell_0$",
+               title=f"Theorem 1's own step $\\eta=d_x/(n^4L^3)$, m = {res.m}")
+    t2 = np.arange(res.loss_fit.shape[0])
+    plotting.band(axs[1], t2, res.loss_fit.T, log=True, label="measured (seeds)")
+    plotting.theory(axs[1], t2, np.exp(res.preds.mean() * t2), label="NTK: $2\\log(1-\\eta\\lambda_{\\min})$ per step")
+    axs[1].set(yscale="log", ylim=(1e-16, 2), xlabel="GD step", ylabel="$\\ell_t/\\ell_0$",
+               title="Rate at $\\eta = c/\\lambda_{\\max}(K_0)$")
+    for a in axs:
+        a.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 0.06))
+        plotting.data_note(a, "data: " + data)
+    fig.tight_layout()
+    return fig
+
+
+def fig2a(res, widths, data: str):
+    """Return Fig. 2a under protocols A and B: ReLU solid, GReLU dash-dot; max over seeds at n²L, min below."""
+    fig, axs = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, proto in zip(axs, "AB"):
+        nbad = 0
+        for m, c in zip(widths, plotting.CYCLE):
+            for kind, ls in (("relu", "-"), ("grelu", "-.")):
+                rr = res.curves[proto, kind, m]
+                nbad += int(np.isnan(rr[-1]).sum())
+                curve = np.max(rr, 1) if m == res.m_th else np.min(rr, 1)
+                lab = (f"m={m}" + (" ($n^2L$)" if m == res.m_th else "")) if kind == "relu" else None
+                ax.plot(np.arange(1, len(curve) + 1), np.maximum(curve, 1e-18), ls, color=c, label=lab)
+        if nbad:
+            ax.text(0.99, 0.98, f"{nbad} runs diverged (not drawn)", transform=ax.transAxes, ha="right", va="top",
+                    fontsize=8, color="C3")
+        ax.set(yscale="log", xscale="log", xlabel="GD step + 1",
+               title=f"Protocol {proto}: " + ("one η for all widths" if proto == "A" else "η = c/λ_max per width"))
+        plotting.data_note(ax, f"data: {data}; ReLU solid, GReLU dash-dot")
+    axs[0].set_ylabel("$\\ell_t/\\ell_0$ (max over seeds at $n^2L$, min below)")
+    axs[0].legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.06))
+    fig.tight_layout()
+    return fig
+
+
+def stability(res, data: str):
+    """Return the weight movement τ and the relative NTK change against width, with the predictions dashed."""
+    fig, axs = plt.subplots(1, 2, figsize=(11, 3.8))
+    ms = res.widths
+    plotting.band(axs[0], ms, res.tau.T, log=True, label=f"measured τ (slope {res.fit_tau.exponent:.2f}, m ≥ 128)")
+    plotting.theory(axs[0], ms, res.tau_pred, label="$\\sqrt{2n/m}/L$ (slope −0.5)")
+    axs[0].set(xscale="log", yscale="log", xlabel="width m", ylabel="$\\tau=\\max_k\\|W_T-W_0\\|_F$",
+               title="Weight movement (eq. (5))")
+    plotting.band(axs[1], ms, res.dK.T, log=True, label=f"measured (slope {res.fit_dK.exponent:.2f})")
+    plotting.slope_guide(axs[1], ms, res.dK.mean(1)[0], -2.5, label="Theorem 3: slope −2.5")
+    plotting.slope_guide(axs[1], ms, res.dK.mean(1)[0], -0.5, label="re-derived: slope −0.5",
+                         color=plotting.PALETTE["alt"])
+    axs[1].set(xscale="log", yscale="log", xlabel="width m", ylabel="$\\|K_T-K_0\\|_F/\\|K_0\\|_F$",
+               title="NTK change over training (Theorem 3)")
+    for a in axs:
+        a.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.06))
+        plotting.data_note(a, "data: " + data)
+    fig.tight_layout()
+    return fig
