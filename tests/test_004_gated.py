@@ -335,3 +335,50 @@ def test_bad_parameters_raise_naming_them():
         net.forward(torch.zeros(2, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match="eta"):
         gt.train(net, _unit(2, 3), torch.zeros(2, 1), eta=-1.0, steps=1)
+
+
+# ---------------------------------------------------------------- centring, baselines, experiments
+def test_centered_net_starts_at_zero_and_trains_like_a_shifted_target():
+    X, y = gt.ackley_like(10, 6, seed=2)
+    for net in gt.make_pair(gt.GatedConfig(d_x=6, d_y=1, m=16, L=2, seeds=(3,))):
+        c = net.centered()
+        assert float(c.forward(X).abs().max()) < 1e-12
+        f0 = net.forward(X)
+        raw = net.clone()
+        eta = gt.eta_ntk(net, X, 0.5)
+        gt.train(c, X, y, eta=eta, steps=3, tol_rel=None)
+        gt.train(raw, X, y + f0[0], eta=eta, steps=3, tol_rel=None)  # same residuals, same gradients
+        assert torch.allclose(c.W, raw.W, atol=1e-12)
+        assert torch.allclose(c.forward(X), raw.forward(X) - f0, atol=1e-10)
+
+
+def test_baselines_against_closed_forms():
+    rng = np.random.default_rng(0)
+    X, Xt = torch.from_numpy(rng.standard_normal((40, 3))), torch.from_numpy(rng.standard_normal((20, 3)))
+    w = np.array([1.0, -2.0, 0.5])
+    Y, Yt = torch.from_numpy(X.numpy() @ w + 3)[:, None], torch.from_numpy(Xt.numpy() @ w + 3)[:, None]
+    b = gt.experiments.baselines(X, Y, Xt, Yt)
+    assert b["linear"] < 1e-20  # a noiseless affine target is fitted exactly
+    assert abs(b["mean"] - float(((Yt - Y.mean()) ** 2).mean())) < 1e-12
+    assert abs(b["zero"] - float((Yt ** 2).mean())) < 1e-12
+
+
+def test_image_configs_check_the_data_before_any_work(monkeypatch):
+    monkeypatch.delenv("NBS_CIFAR10_DIR", raising=False)
+    with pytest.raises(ValueError, match="NBS_CIFAR10_DIR"):
+        gt.experiments.Table2Config.for_profile("paper")
+    with pytest.raises(ValueError, match="cifar10_root"):
+        gt.experiments.AugConfig.for_profile("smoke", cifar10_root="/nonexistent/dir")
+    with pytest.raises(ValueError, match="NBS_SGEMM_CSV"):
+        sgemm.check_source("/nonexistent/sgemm_product.csv")
+
+
+def test_thm1_experiment_step_is_the_theorem_and_masks_divergence():
+    ctx = nl.run_context("smoke", "cpu", 0, announce=False)
+    cfg = gt.experiments.Thm1Config.for_profile("smoke")
+    res = gt.experiments.thm1(cfg, ctx)
+    assert math.isclose(res.eta_thm, cfg.d / (cfg.n ** 4 * cfg.L ** 3), rel_tol=1e-12)
+    assert res.m == cfg.n ** 2 * cfg.L
+    # a seed converges iff its η·λ_max < 2 (linearised GD at these widths)
+    conv = res.loss_thm[-1] < 1e-8
+    assert np.array_equal(conv, res.eta_lmax < 2) or res.metrics["thm"]["frac_converged"] == conv.mean()

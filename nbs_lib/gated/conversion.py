@@ -47,6 +47,7 @@ def grelu_to_relu(net: GReLUNet, X, *, lam: float = 0.0, rcond: float = 1e-12, l
         A = U.clamp_min(0)
         Gp = T
     relu = ReLUNet(replace(net.cfg, dtype=dt), C=C.clone(), W=torch.stack(Wt, 1), B=B.clone(), last_relu=last_relu)
+    relu.center = net.center  # a centred net keeps subtracting the same initial function
     f_g = net.forward(X, M).to(dt)
     f_r = relu.forward(X)
     scale = f_g.flatten(1).abs().max(1).values

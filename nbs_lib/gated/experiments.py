@@ -294,3 +294,296 @@ def stability(cfg: StabilityConfig, ctx) -> StabilityResult:
     metrics = dict(thm3=dict(exponent=f_dK.exponent, n_seeds=cfg.seeds),
                    tau=dict(exponent=f_tau.exponent, ratio_max=float(np.max((tau.mean(1) / pred)[lazy]))))
     return StabilityResult(ms, tau, dK, pred, f_tau, f_dK, lazy, metrics)
+
+
+# ============================================================================ 04: Theorem 2, Table 2, Figs. 3b/3c
+@dataclass(frozen=True)
+class ConversionConfig(Config):
+    """Theorem 2 where it is exact (n < m, linear last layer), with a final ReLU, and against n/m; the test loss
+    before and after the conversion (Fig. 3c's ridge reading) on the Ackley regression."""
+
+    n: int = 64                 # training examples (integer in [4, 4096], below m for the exact case)
+    m: int = 256                # width (integer in [8, 8192])
+    L: int = 4                  # depth (integer in [1, 16])
+    d: int = 32                 # input dimension (integer in [2, 512])
+    seeds: int = 3              # (integer in [1, 16])
+    n_test: int = 500           # (integer in [10, 100000])
+    m_sweep: int = 64           # width of the n/m sweep (integer in [8, 1024])
+    ratios: tuple = (0.25, 0.5, 0.9, 1.0, 1.5, 3.0, 6.25)   # n/m of the sweep (numbers in (0, 20])
+    steps: int = 300            # GD steps before converting (integer in [1, 100000])
+    ridge: float = 0.0          # ridge λ of the sweep, relative to the mean feature Gram diagonal (number ≥ 0)
+    center: bool = True         # subtract the initial function (OUR CHOICE; see GReLUNet.centered)
+    gate_mode: str = "chain"
+    PROFILES = {"smoke": dict(n=16, m=64, seeds=2, n_test=100, ratios=(0.5, 1.0, 3.0), steps=60),
+                "cpu": dict(), "paper": dict(n=2048, m=4096, n_test=10000)}
+
+    def validate(self):
+        validate.int_in("n", self.n, 4, 4096)
+        validate.int_in("m", self.m, 8, 8192)
+        validate.int_in("L", self.L, 1, 16)
+        validate.int_in("d", self.d, 2, 512)
+        validate.int_in("seeds", self.seeds, 1, 16)
+        validate.int_in("n_test", self.n_test, 10, 100000)
+        validate.int_in("m_sweep", self.m_sweep, 8, 1024)
+        for r in self.ratios:
+            validate.in_range("ratios", r, 0.0, 20.0, lo_open=True)
+        if 1.0 not in self.ratios:
+            raise ValueError(f"ratios must include 1.0 (n = m), got {list(self.ratios)}")
+        validate.int_in("steps", self.steps, 1, 100000)
+        validate.nonnegative("ridge", self.ridge)
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(self.m, self.L, self.seeds, 2) + 8.0 * self.n * self.m * 8 * self.L)
+
+
+@dataclass
+class ConversionResult:
+    """Reports of the exact conversion and with a final ReLU, the n/m sweep, test MSEs and baselines."""
+
+    report: dict
+    report_last: dict
+    ratios: tuple
+    err_sweep: np.ndarray
+    resid_last: np.ndarray
+    test_before: np.ndarray
+    test_after: np.ndarray
+    base: dict
+    metrics: dict = field(default_factory=dict)
+
+
+def conversion(cfg: ConversionConfig, ctx) -> ConversionResult:
+    """Train GReLU nets on Ackley data, convert them (Theorem 2 as corrected), sweep n/m; return the reports."""
+    X, y = ackley(cfg.n + cfg.n_test, cfg.d, ctx)
+    Xtr, ytr, Xte, yte = X[:cfg.n], y[:cfg.n], X[cfg.n:], y[cfg.n:]
+    g = GReLUNet(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.m, L=cfg.L, gate_mode=cfg.gate_mode,
+                             seeds=_seed_list(ctx, cfg.seeds, "conversion"), device=ctx.device))
+    g = g.centered() if cfg.center else g
+    train(g, Xtr, ytr, eta=eta_ntk(g, Xtr), steps=cfg.steps, tol_rel=1e-6)
+    from .conversion import grelu_to_relu
+    from .model import mse
+    relu, rep = grelu_to_relu(g, Xtr)
+    _, rep_last = grelu_to_relu(g, Xtr, last_relu=True)
+    before, after = mse(g, Xte, yte).cpu().numpy(), mse(relu, Xte, yte).cpu().numpy()
+    nmax = int(max(cfg.ratios) * cfg.m_sweep) + 1
+    Xb, yb = ackley(nmax, cfg.d, ctx)
+    err, res_last = [], []
+    for r in cfg.ratios:
+        nn = max(2, int(round(r * cfg.m_sweep)))
+        gs = GReLUNet(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.m_sweep, L=cfg.L, gate_mode=cfg.gate_mode,
+                                  seeds=_seed_list(ctx, 1, "sweep", r), device=ctx.device))
+        train(gs, Xb[:nn], yb[:nn], eta=eta_ntk(gs, Xb[:nn]), steps=min(cfg.steps, 100), tol_rel=1e-6)
+        A = (Xb[:nn] @ gs.C[0].T).clamp_min(0)
+        lam = cfg.ridge * float(A.square().sum(1).mean()) if cfg.ridge > 0 else 0.0
+        _, rp = grelu_to_relu(gs, Xb[:nn], lam=lam)
+        err.append(float(rp["out_rel_maxdiff"][0]))
+        res_last.append(float(rp["rel_residual"][0, -1]))
+    base = baselines(Xtr, ytr, Xte, yte)
+    metrics = dict(
+        thm2=dict(exact_err=float(np.max(rep["out_rel_maxdiff"])), final_relu_err=float(np.min(rep_last["out_rel_maxdiff"])),
+                  big_err=err[-1] if max(cfg.ratios) > 1 else float("nan")),
+        ridge=dict(drop_frac=float(np.mean(after < before)), net_test=float(np.mean(before)),
+                   mean_test=base["mean"], linear_test=base["linear"]))
+    return ConversionResult(rep, rep_last, tuple(cfg.ratios), np.array(err), np.array(res_last), before, after, base,
+                            metrics)
+
+
+def _image_source(root, n_total: int, name: str = "n_train + n_test") -> str:
+    """Check the image data before any work: CIFAR-10 from ``root``/``$NBS_CIFAR10_DIR`` or the digits stand-in."""
+    from .. import data as core_data
+
+    d = core_data.cifar10_dir(root or None)
+    size = 60000 if d is not None else 1797
+    if n_total > size:
+        need = ("CIFAR-10 (set NBS_CIFAR10_DIR or cifar10_root to the python batches; 60,000 images)"
+                if d is None else "at most 60,000 images")
+        raise ValueError(f"{name} must be at most {size} for the data found "
+                         f"({'CIFAR-10' if d else 'digits stand-in, 1,797 images'}), got {n_total}; this size needs {need}")
+    return "CIFAR-10" if d is not None else "digits stand-in"
+
+
+@dataclass(frozen=True)
+class Table2Config(Config):
+    """Table 2 / Fig. 3a: GReLU and ReLU of the same width and depth, full-batch GD at one shared step."""
+
+    n_train: int = 1100         # (integer in [10, 60000])
+    n_test: int = 600           # (integer in [10, 60000])
+    archs: tuple = ((6, 128), (7, 128), (4, 192))    # (depth, width) pairs (depth in [1, 16], width in [8, 16384])
+    steps: int = 300            # full-batch GD steps (integer in [1, 100000])
+    c_eta: float = 1.0          # shared step η = c / max(λ_max GReLU, λ_max ReLU) (number in (0, 2))
+    center: bool = True         # subtract the initial function (OUR CHOICE; False: the paper's raw outputs)
+    gate_mode: str = "chain"
+    cifar10_root: str = ""      # CIFAR-10 python batches; empty: $NBS_CIFAR10_DIR or the digits stand-in
+    PROFILES = {"smoke": dict(n_train=100, n_test=100, archs=((4, 64),), steps=10), "cpu": dict(),
+                "paper": dict(n_train=50000, n_test=10000, archs=((6, 10000), (7, 10000), (4, 15000)), steps=80)}
+
+    def validate(self):
+        validate.int_in("n_train", self.n_train, 10, 60000)
+        validate.int_in("n_test", self.n_test, 10, 60000)
+        for a in self.archs:
+            if len(a) != 2:
+                raise ValueError(f"archs must be (depth, width) pairs, got {list(self.archs)}")
+            validate.int_in("archs depth", a[0], 1, 16)
+            validate.int_in("archs width", a[1], 8, 16384)
+        validate.int_in("steps", self.steps, 1, 100000)
+        validate.in_range("c_eta", self.c_eta, 0.0, 2.0, lo_open=True, hi_open=True)
+        validate.one_of("center", self.center, (True, False))
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+        _image_source(self.cifar10_root, self.n_train + self.n_test)
+
+    def resources(self):
+        mm = max(w for _, w in self.archs)
+        Lm = max(L for L, _ in self.archs)
+        return Resources(host_bytes=4.0 * 4 * Lm * mm * mm + 4.0 * 3 * self.n_train * mm * (Lm + 1) + 8.0 * 3 * 3072 *
+                         (self.n_train + self.n_test), device_bytes=4.0 * 4 * Lm * mm * mm)
+
+
+@dataclass
+class Table2Result:
+    """Per-architecture train/test MSE of both nets, the curves ``(steps+1,)`` per (kind, depth, width), baselines."""
+
+    rows: list
+    curves: dict
+    base: dict
+    source: str
+    metrics: dict = field(default_factory=dict)
+
+
+def table2(cfg: Table2Config, ctx) -> Table2Result:
+    """Train GReLU and ReLU nets at one shared step (Table 2's protocol) in float32; return MSEs and baselines."""
+    from .model import mse
+
+    f32 = torch.float32
+    X, Y, Xt, Yt, _, _, source = _data.image_regression(cfg.n_train, cfg.n_test, seed=ctx.seeds(1, "tab2")[0] % 2 ** 32,
+                                                        root=cfg.cifar10_root or None)
+    X, Y, Xt, Yt = (t.to(ctx.device, f32) for t in (X, Y, Xt, Yt))
+    rows, curves = [], {}
+    for (L, m) in cfg.archs:
+        g, r = make_pair(GatedConfig(d_x=X.shape[1], d_y=10, m=m, L=L, gate_mode=cfg.gate_mode,
+                                     seeds=_seed_list(ctx, 1, "tab2", L, m), dtype=f32, device=ctx.device))
+        lam = {"grelu": float(lambda_max(g, X)[0]), "relu": float(lambda_max(r, X)[0])}
+        row = dict(depth=L, width=m, lmax_ratio=lam["relu"] / lam["grelu"])
+        for kind, net in (("relu", r), ("grelu", g)):
+            net = net.centered() if cfg.center else net.clone()
+            out = train(net, X, Y, eta=cfg.c_eta / max(lam.values()), steps=cfg.steps, tol_rel=None)
+            curves[kind, L, m] = 2 * out.loss[:, 0] / X.shape[0]
+            row[kind] = float(mse(net, X, Y)[0])
+            row[kind + "_test"] = float(mse(net, Xt, Yt)[0])
+        rows.append(row)
+    base = baselines(X, Y, Xt, Yt)
+    tests = [r[k] for r in rows for k in ("relu_test", "grelu_test")]
+    metrics = dict(frac_grelu_lower=float(np.mean([r["grelu"] < r["relu"] for r in rows])),
+                   grelu_train_max=float(np.max([r["grelu"] for r in rows])), net_test=float(np.min(tests)),
+                   mean_test=base["mean"], linear_test=base["linear"])
+    return Table2Result(rows, curves, base, source, metrics)
+
+
+@dataclass(frozen=True)
+class AugConfig(Config):
+    """Figs. 3b/3c: mini-batch training with augmentation, GReLU converted to ReLU at the midpoint."""
+
+    n_train: int = 256          # (integer in [10, 60000]; the conversion is exact for n_train ≤ m)
+    n_test: int = 600           # (integer in [10, 60000])
+    m: int = 384                # (integer in [8, 16384])
+    L: int = 4                  # (integer in [1, 16])
+    epochs: int = 30            # (integer in [2, 1000])
+    batch: int = 64             # (integer in [1, n_train])
+    noise: float = 0.05         # augmentation noise in standardised units (number in [0, 10])
+    c_eta: float = 1.0          # step in NTK units on one augmented batch (number in (0, 2))
+    ridge: float = 0.0          # ridge λ of the conversion, relative to the mean feature Gram diagonal (number ≥ 0)
+    center: bool = True         # subtract the initial function (OUR CHOICE)
+    gate_mode: str = "chain"
+    cifar10_root: str = ""
+    PROFILES = {"smoke": dict(n_train=64, n_test=100, m=128, L=3, epochs=4, batch=32), "cpu": dict(),
+                "paper": dict(n_train=8192, n_test=10000, m=10000, L=6, epochs=80, batch=5000)}
+
+    def validate(self):
+        validate.int_in("n_train", self.n_train, 10, 60000)
+        validate.int_in("n_test", self.n_test, 10, 60000)
+        validate.int_in("m", self.m, 8, 16384)
+        validate.int_in("L", self.L, 1, 16)
+        validate.int_in("epochs", self.epochs, 2, 1000)
+        validate.int_in("batch", self.batch, 1, self.n_train)
+        validate.in_range("noise", self.noise, 0.0, 10.0)
+        validate.in_range("c_eta", self.c_eta, 0.0, 2.0, lo_open=True, hi_open=True)
+        validate.nonnegative("ridge", self.ridge)
+        validate.one_of("center", self.center, (True, False))
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+        _image_source(self.cifar10_root, self.n_train + self.n_test)
+
+    def resources(self):
+        return Resources(host_bytes=4.0 * 3 * 2 * self.L * self.m * self.m + 8.0 * self.n_train * self.m * (self.L + 2) * 4,
+                         device_bytes=4.0 * 3 * 2 * self.L * self.m * self.m)
+
+
+@dataclass
+class AugResult:
+    """Clean-train and test MSE per epoch (``hist``), the values at the conversion, timings and baselines."""
+
+    hist: dict
+    half: int
+    at_conversion: dict
+    times: dict
+    base: dict
+    source: str
+    metrics: dict = field(default_factory=dict)
+
+
+def augmented(cfg: AugConfig, ctx) -> AugResult:
+    """Train ReLU and GReLU with augmentation; convert GReLU at the midpoint; return the histories and metrics."""
+    from .. import bench
+    from .conversion import grelu_to_relu
+    from .model import mse
+
+    f32 = torch.float32
+    X, Y, Xt, Yt, raw, stats, source = _data.image_regression(cfg.n_train, cfg.n_test,
+                                                              seed=ctx.seeds(1, "aug")[0] % 2 ** 32,
+                                                              root=cfg.cifar10_root or None)
+    X, Y, Xt, Yt = (t.to(ctx.device, f32) for t in (X, Y, Xt, Yt))
+    side = int(round(math.sqrt(raw.shape[1] // (3 if raw.shape[1] == 3072 else 1))))
+    raw_t = torch.from_numpy(raw)
+    gen = ctx.generator("aug", "batches", device="cpu")
+
+    def augment(rows, g):
+        return _data.augment_images(raw_t[rows.cpu()], g, stats, side, cfg.noise).to(ctx.device, f32)
+
+    ga, ra = make_pair(GatedConfig(d_x=X.shape[1], d_y=10, m=cfg.m, L=cfg.L, gate_mode=cfg.gate_mode,
+                                   seeds=_seed_list(ctx, 1, "aug"), dtype=f32, device=ctx.device))
+    if cfg.center:
+        ga, ra = ga.centered(), ra.centered()
+    Xb0 = augment(torch.arange(cfg.batch), ctx.generator("aug", "eta", device="cpu"))
+    eta = {"relu": cfg.c_eta / float(lambda_max(ra, Xb0)[0]), "grelu": cfg.c_eta / float(lambda_max(ga, Xb0)[0])}
+    half = cfg.epochs // 2
+    hist = {k: [] for k in ("relu_tr", "relu_te", "g_tr", "g_te")}
+    kw = dict(epochs=1, batch_size=cfg.batch, augment=augment, tol_rel=None, generator=gen)
+    at = {}
+    for ep in range(cfg.epochs):
+        train(ra, X, Y, eta=eta["relu"], **kw)
+        if ep == half:
+            at.update(pre_tr=float(mse(ga, X, Y)[0]), pre_te=float(mse(ga, Xt, Yt)[0]))
+            A = (X.double() @ ga.C[0].double().T).clamp_min(0)
+            lam = cfg.ridge * float(A.square().sum(1).mean()) if cfg.ridge > 0 else 0.0
+            conv, rep = grelu_to_relu(ga, X, lam=lam)
+            conv.C, conv.W, conv.B = conv.C.to(f32), conv.W.to(f32), conv.B.to(f32)
+            ga = conv
+            eta["grelu"] = cfg.c_eta / float(lambda_max(ga, Xb0)[0])
+            at.update(post_tr=float(mse(ga, X, Y)[0]), post_te=float(mse(ga, Xt, Yt)[0]),
+                      resid=float(rep["rel_residual"].max()))
+        train(ga, X, Y, eta=eta["grelu"], **kw)
+        for k, net, XX, YY in (("relu_tr", ra, X, Y), ("relu_te", ra, Xt, Yt), ("g_tr", ga, X, Y), ("g_te", ga, Xt, Yt)):
+            hist[k].append(float(mse(net, XX, YY)[0]))
+    # one epoch of each, timed by the book's harness (GReLU recomputes its gates for every augmented batch)
+    g_fresh, r_fresh = make_pair(GatedConfig(d_x=X.shape[1], d_y=10, m=cfg.m, L=cfg.L, gate_mode=cfg.gate_mode,
+                                             seeds=_seed_list(ctx, 1, "aug"), dtype=f32, device=ctx.device))
+    tk = dict(epochs=1, batch_size=cfg.batch, augment=augment, tol_rel=None)
+    times = bench.compare({"grelu": lambda: train(g_fresh.clone(), X, Y, eta=eta["relu"] * 1e-3, **tk),
+                           "relu": lambda: train(r_fresh.clone(), X, Y, eta=eta["relu"] * 1e-3, **tk)},
+                          repeats=3, device=str(ctx.device))
+    base = baselines(X, Y, Xt, Yt)
+    hist = {k: np.array(v) for k, v in hist.items()}
+    jump = abs(at["post_tr"] - at["pre_tr"]) / at["pre_tr"]
+    metrics = dict(jump=jump, test_pre=at["pre_te"], test_post=at["post_te"],
+                   time_ratio=times["grelu"].median / times["relu"].median,
+                   net_test=float(min(hist["relu_te"][-1], hist["g_te"][-1])), mean_test=base["mean"],
+                   linear_test=base["linear"])
+    return AugResult(hist, half, at, {k: v.median for k, v in times.items()}, base, source, metrics)

@@ -165,6 +165,7 @@ class _Net:
 
     def __init__(self, cfg: GatedConfig, C, W, B):
         self.cfg, self.C, self.W, self.B = cfg, C, W, B
+        self.center = None  # a frozen copy of the initial net whose output is subtracted (see `centered`)
 
     @property
     def S(self) -> int:
@@ -188,14 +189,28 @@ class _Net:
     def forward(self, X: torch.Tensor, masks=None) -> torch.Tensor:
         """Return the outputs ``f(X): (S, n, d_y)``."""
         G, _ = self.features(X, masks)
-        return G[-1] @ self.B.transpose(-1, -2)
+        out = G[-1] @ self.B.transpose(-1, -2)
+        return out if self.center is None else out - self.center.forward(X, masks)
 
     __call__ = forward
+
+    def centered(self):
+        """Return a copy whose output is ``f_W(x) − f_{W(0)}(x)`` (the initial function subtracted; OUR CHOICE).
+
+        The random initial function of the paper's parameterisation has an amplitude ∝ √m that training in
+        the lazy regime never removes on unseen inputs; subtracting the frozen initial net (Chizat et al.'s
+        centring) leaves the gradients and the NTK unchanged and makes the net start from f ≡ 0.
+        """
+        new = self.clone()
+        new.center = self.clone()
+        new.center.center = None
+        return new
 
     def clone(self):
         """Return a deep copy (weights copied)."""
         new = object.__new__(type(self))
         new.__dict__.update({k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()})
+        new.center = self.__dict__.get("center")  # the frozen initial net is shared, not copied
         return new
 
 

@@ -83,3 +83,55 @@ def stability(res, data: str):
         plotting.data_note(a, "data: " + data)
     fig.tight_layout()
     return fig
+
+
+def conversion(res, m_sweep: int, data: str):
+    """Return the conversion error against n/m (train outputs and last-layer residual), n = m marked."""
+    fig, ax = plt.subplots()
+    r = np.array(res.ratios)
+    plotting.measured(ax, r, np.maximum(res.err_sweep, 1e-17), marker="o",
+                      label="max $|f_{\\rm ReLU}-f_{\\rm GReLU}|$ / max $|f|$ on train")
+    ax.plot(r, np.maximum(res.resid_last, 1e-17), "s:", color=plotting.PALETTE["alt"],
+            label="last-layer relative residual")
+    ax.axvline(1.0, color="k", lw=1, ls=":", label="n = m")
+    ax.set(xscale="log", yscale="log", xlabel="n / m", ylabel="conversion error",
+           title=f"GReLU → ReLU conversion, m = {m_sweep}")
+    plotting.data_note(ax, "data: " + data)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def table2(res, archs, base: dict):
+    """Return Fig. 3a's analogue: train MSE per example against GD steps, ReLU solid and GReLU dash-dot, with the
+    test MSE of the mean predictor and of a linear fit as horizontal references."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (L, m), c in zip(archs, plotting.CYCLE):
+        ax.plot(res.curves["relu", L, m], "-", color=c, label=f"ReLU L={L}, m={m}")
+        ax.plot(res.curves["grelu", L, m], "-.", color=c, label=f"GReLU L={L}, m={m}")
+    ax.axhline(base["mean"], color="0.5", lw=1, ls=":", label="mean predictor (test)")
+    ax.axhline(base["linear"], color="0.2", lw=1, ls=":", label="linear least squares (test)")
+    ax.set(yscale="log", xlabel="GD step (full batch)", ylabel="train MSE per example",
+           title="Fig. 3a analogue: one shared step, no augmentation")
+    plotting.data_note(ax, "data: " + res.source)
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 0.06), ncol=2)
+    return fig
+
+
+def augmented(res):
+    """Return Figs. 3b/3c analogues: clean-train and test MSE per epoch, the conversion marked."""
+    fig, axs = plt.subplots(1, 2, figsize=(11, 3.8))
+    ep = np.arange(1, len(res.hist["relu_tr"]) + 1)
+    for ax, split in zip(axs, ("tr", "te")):
+        ax.plot(ep, res.hist["relu_" + split], "-", label="ReLU")
+        g = np.where(np.isfinite(res.hist["g_" + split]), res.hist["g_" + split], np.nan)
+        ax.plot(ep, g, "-.", label="GReLU → ReLU")
+        ax.axvline(res.half + 1, color="k", ls=":", lw=1, label="conversion")
+        if split == "te":
+            ax.axhline(res.base["mean"], color="0.5", lw=1, ls="--", label="mean predictor")
+            ax.axhline(res.base["linear"], color="0.2", lw=1, ls="--", label="linear least squares")
+        ax.set(yscale="log", xlabel="epoch", ylabel=("clean train" if split == "tr" else "test") + " MSE per example",
+               title="Fig. 3b analogue: train" if split == "tr" else "Fig. 3c analogue: test")
+        plotting.data_note(ax, "data: " + res.source + " + shift/noise augmentation")
+        ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.06))
+    fig.tight_layout()
+    return fig

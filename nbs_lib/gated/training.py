@@ -110,6 +110,9 @@ def train(net: _Net, X, Y, *, eta, steps: int | None = None, epochs: int | None 
                 Mb = None
             G, M = net.features(Xb, Mb)
             R = G[-1] @ net.B.transpose(-1, -2) - Yb
+            if net.center is not None:
+                with torch.no_grad():
+                    R = R - net.center.forward(Xb, Mb)
             if fullbatch:  # the loss of W_t is read off the step's own forward pass
                 lt = 0.5 * R.square().sum((1, 2))
                 dead |= _blown(lt)
