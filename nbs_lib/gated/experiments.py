@@ -587,3 +587,175 @@ def augmented(cfg: AugConfig, ctx) -> AugResult:
                    net_test=float(min(hist["relu_te"][-1], hist["g_te"][-1])), mean_test=base["mean"],
                    linear_test=base["linear"])
     return AugResult(hist, half, at, {k: v.median for k, v in times.items()}, base, source, metrics)
+
+
+# ============================================================================ 05: SGEMM (Figs. 2b, 2c, 4, 5)
+def _sgemm_data(cfg, ctx):
+    from . import sgemm
+
+    data = sgemm.load_sgemm(cfg.sgemm_csv or None, seed=ctx.seeds(1, "sgemm")[0] % 2 ** 32)
+    X, y, Xv, yv = sgemm.split(data, cfg.n, cfg.n_val, seed=ctx.seeds(1, "sgemm-split")[0] % 2 ** 32)
+    f32 = torch.float32
+    name = "UCI SGEMM" if "UCI" in data.source else "SGEMM stand-in (exact grid, synthetic runtimes)"
+    return tuple(torch.from_numpy(a).to(ctx.device, f32) for a in (X, y, Xv, yv)), name
+
+
+@dataclass(frozen=True)
+class SgemmConfig(Config):
+    """The SGEMM experiments: both nets over a list of learning rates (one batched run per net), and Fig. 4c's
+    grid of GReLU nets at a fixed parameter count."""
+
+    n: int = 2048               # training rows (integer in [64, 239600])
+    n_val: int = 500            # validation rows (integer in [16, 20000])
+    m: int = 64                 # width of the learning-rate sweep (integer in [8, 8192])
+    L: int = 10                 # depth of the sweep (integer in [1, 32])
+    batch: int = 256            # mini-batch size (integer in [1, n])
+    epochs: int = 40            # (integer in [2, 1000])
+    c_list: tuple = (0.3, 1.0, 1.5, 1.9)   # η in units of 1/λ_max(K_0 GReLU) (1 to 12 numbers in (0, 10], with 1.0)
+    grid: tuple = ((4, 101), (10, 64), (16, 51), (40, 32))   # Fig. 4c (depth, width) at about fixed L·m²
+    center: bool = True         # subtract the initial function (OUR CHOICE)
+    gate_mode: str = "chain"
+    sgemm_csv: str = ""         # the UCI CSV; empty: $NBS_SGEMM_CSV or the stand-in
+    PROFILES = {"smoke": dict(n=256, n_val=128, m=32, L=6, batch=128, epochs=4, grid=((2, 45), (6, 32), (12, 23))),
+                "cpu": dict(),
+                "paper": dict(n=239600, n_val=2000, m=4096, L=10, batch=8192, epochs=50,
+                              grid=((4, 6476), (10, 4096), (16, 3238), (40, 2048)))}
+
+    def validate(self):
+        validate.int_in("n", self.n, 64, 239600)
+        validate.int_in("n_val", self.n_val, 16, 20000)
+        validate.int_in("m", self.m, 8, 8192)
+        validate.int_in("L", self.L, 1, 32)
+        validate.int_in("batch", self.batch, 1, self.n)
+        validate.int_in("epochs", self.epochs, 2, 1000)
+        cs = list(self.c_list)
+        if not 1 <= len(cs) <= 12 or 1.0 not in cs or not any(c > 1 for c in cs):
+            raise ValueError(f"c_list must hold 1 to 12 numbers in (0, 10], including 1.0 and one above 1, got {cs}")
+        for c in cs:
+            validate.in_range("c_list", c, 0.0, 10.0, lo_open=True)
+        for a in self.grid:
+            validate.int_in("grid depth", a[0], 1, 64)
+            validate.int_in("grid width", a[1], 8, 8192)
+        validate.one_of("center", self.center, (True, False))
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+        from .sgemm import check_source
+
+        check_source(self.sgemm_csv or None)
+
+    def resources(self):
+        C = len(self.c_list)
+        return Resources(host_bytes=4.0 * 3 * 2 * C * self.L * self.m * self.m + 4.0 * 2 * C * self.n * self.m * self.L
+                         + 8.0 * 241600 * 20)
+
+
+@dataclass
+class SgemmResult:
+    """Per net (``"grelu"``, ``"relu"``): train-loss MSE ``(epochs+1, C)``, validation MSE, gradient differences,
+    ReLU pattern churn; diverged flags; baselines; metrics per claim."""
+
+    c_list: tuple
+    mse: dict
+    val: dict
+    grad_diff: dict
+    churn: np.ndarray
+    diverged: dict
+    lam_ratio: float
+    base: dict
+    source: str
+    metrics: dict = field(default_factory=dict)
+
+
+def _ups(curve) -> float:
+    """Return the fraction of epochs whose loss went up (NaN when the run diverged)."""
+    c = np.asarray(curve, dtype=float)
+    return float(np.mean(np.diff(c) > 0)) if np.all(np.isfinite(c)) else float("nan")
+
+
+def _finite_or_nan(x: float, *arrays) -> float:
+    return float(x) if all(np.all(np.isfinite(a)) for a in arrays) else float("nan")
+
+
+def sgemm_sweep(cfg: SgemmConfig, ctx) -> SgemmResult:
+    """Train GReLU and ReLU over ``c_list`` (Figs. 4a, 4b, 5, 2b, 2c); diverged runs are NaN in the metrics."""
+    (X, y, Xv, yv), source = _sgemm_data(cfg, ctx)
+    C = len(cfg.c_list)
+    seed = _seed_list(ctx, 1, "sgemm-net")
+    g, r = make_pair(GatedConfig(d_x=X.shape[1], d_y=1, m=cfg.m, L=cfg.L, gate_mode=cfg.gate_mode, seeds=seed * C,
+                                 dtype=torch.float32, device=ctx.device))
+    lam_g, lam_r = float(lambda_max(g, X[:cfg.batch])[0]), float(lambda_max(r, X[:cfg.batch])[0])
+    etas = torch.tensor(cfg.c_list, dtype=torch.float32, device=ctx.device) / lam_g
+    out = {}
+    for name, net in (("grelu", g), ("relu", r)):
+        net = net.centered() if cfg.center else net
+        out[name] = train(net, X, y, eta=etas, epochs=cfg.epochs, batch_size=cfg.batch, X_val=Xv, Y_val=yv,
+                          record=("loss", "val_loss", "grad_diff", "hamming"), tol_rel=None,
+                          generator=ctx.generator("sgemm", "batches", device="cpu"))
+    mse_ = {k: 2 * o.loss / cfg.n for k, o in out.items()}
+    val = {k: o.records["val_loss"] for k, o in out.items()}
+    gdiff = {k: o.records["grad_diff"] for k, o in out.items()}
+    churn = out["relu"].records["hamming"]
+    div = {k: np.asarray(o.diverged) for k, o in out.items()}
+    base = baselines(X, y, Xv, yv)
+    finals = np.concatenate([val[k][-1] for k in val])
+    sanity = dict(net_val=float(np.min(finals[np.isfinite(finals)])) if np.isfinite(finals).any() else float("nan"),
+                  mean_val=base["mean"], linear_val=base["linear"])
+    hi = [i for i, c in enumerate(cfg.c_list) if c > 1]
+    fg, fr = mse_["grelu"][-1, hi], mse_["relu"][-1, hi]
+    i1 = list(cfg.c_list).index(1.0)
+    gg, gr = gdiff["grelu"][:, i1], gdiff["relu"][:, i1]
+    stable = [i for i in range(C) if not div["relu"][i]]
+    # a ReLU run that diverged went to an infinite loss (Fig. 5's oscillation at its extreme); a diverged GReLU
+    # run leaves NaN in the metrics, so the claim is not assessed
+    fr = np.where(div["relu"][hi], np.inf, fr)
+    relu_ups = [1.0 if div["relu"][i] else _ups(mse_["relu"][:, i]) for i in hi]
+    fig5 = dict(frac_grelu_lower=_finite_or_nan(np.mean(fg < fr), fg),
+                relu_ups_max=float(np.max(relu_ups)),
+                grelu_ups_max=float(np.max([_ups(mse_["grelu"][:, i]) for i in hi])), **sanity)
+    fig2b = dict(mean_ratio=float(np.mean(gg) / np.mean(gr)), grelu_last_over_first=float(gg[-1] / gg[0]),
+                 relu_last_over_first=float(gr[-1] / gr[0]), **sanity)
+    fig2c = dict(churn_max=float(np.max([np.mean(churn[:, i]) for i in stable])) if stable else float("nan"),
+                 churn_last_over_first=float(churn[-1, i1] / churn[0, i1]), **sanity)
+    return SgemmResult(tuple(cfg.c_list), mse_, val, gdiff, churn, div, lam_r / lam_g, base, source,
+                       dict(fig5=fig5, fig2b=fig2b, fig2c=fig2c))
+
+
+@dataclass
+class GridResult:
+    """Fig. 4c: train MSE curves and validation MSE per epoch of each (depth, width), and the metrics."""
+
+    grid: tuple
+    curves: list
+    val: list
+    base: dict
+    source: str
+    metrics: dict = field(default_factory=dict)
+
+
+def sgemm_grid(cfg: SgemmConfig, ctx) -> GridResult:
+    """Train the GReLU nets of ``cfg.grid`` at one step (1/λ_max of the middle net, the same in NTK units)."""
+    (X, y, Xv, yv), source = _sgemm_data(cfg, ctx)
+    nets = [GReLUNet(GatedConfig(d_x=X.shape[1], d_y=1, m=m, L=L, gate_mode=cfg.gate_mode,
+                                 seeds=_seed_list(ctx, 1, "grid", L, m), dtype=torch.float32, device=ctx.device))
+            for L, m in cfg.grid]
+    nets = [n.centered() if cfg.center else n for n in nets]
+    eta = 1.0 / float(lambda_max(nets[len(nets) // 2], X[:cfg.batch])[0])
+    curves, val = [], []
+    for net in nets:
+        from .model import mse
+        v0 = float(mse(net, Xv, yv)[0])
+        o = train(net, X, y, eta=eta, epochs=cfg.epochs, batch_size=cfg.batch, X_val=Xv, Y_val=yv,
+                  record=("loss", "val_loss"), tol_rel=None, generator=ctx.generator("grid", "batches", device="cpu"))
+        curves.append(2 * o.loss[:, 0] / cfg.n)
+        val.append(np.concatenate([[v0], o.records["val_loss"][:, 0]]))
+    base = baselines(X, y, Xv, yv)
+    ratio = np.array([v[-1] / v[0] for v in val])
+    depth = np.array([L for L, _ in cfg.grid], dtype=float)
+    if np.all(np.isfinite(ratio)):
+        rd, rr = np.argsort(np.argsort(depth)), np.argsort(np.argsort(ratio))
+        corr = float(np.corrcoef(rd, rr)[0, 1])
+    else:
+        corr = float("nan")
+    finals = np.array([v[-1] for v in val])
+    metrics = dict(rank_corr=corr, net_val=float(np.nanmin(finals)) if np.isfinite(finals).any() else float("nan"),
+                   mean_val=base["mean"], linear_val=base["linear"])
+    return GridResult(tuple(cfg.grid), curves, val, base, source, metrics)

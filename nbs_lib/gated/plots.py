@@ -135,3 +135,62 @@ def augmented(res):
         ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.06))
     fig.tight_layout()
     return fig
+
+
+def sgemm_sweep(res, data: str):
+    """Return Figs. 4a, 4b, 5: train MSE per epoch for every learning rate (GReLU, ReLU) and the high rates together."""
+    fig, axs = plt.subplots(1, 3, figsize=(14, 3.8), sharey=True)
+    ep = np.arange(res.mse["grelu"].shape[0])
+    for ax, name, title in ((axs[0], "grelu", "Fig. 4a: GReLU"), (axs[1], "relu", "Fig. 4b: ReLU")):
+        for i, c in enumerate(res.c_list):
+            lab = f"c = {c}" + (" (diverged)" if res.diverged[name][i] else "")
+            ax.plot(ep, res.mse[name][:, i], color=plotting.CYCLE[i % 8], label=lab)
+        ax.set(yscale="log", xlabel="epoch", title=title + ", $\\eta = c/\\lambda_{\\max}(K_0^{\\rm GReLU})$")
+    for i, c in enumerate(res.c_list):
+        if c > 1:
+            for name, ls in (("relu", "-"), ("grelu", "-.")):
+                axs[2].plot(ep, res.mse[name][:, i], ls, color=plotting.CYCLE[i % 8], label=f"{name}, c = {c}")
+    axs[2].set(yscale="log", xlabel="epoch", title="Fig. 5: high rates (ReLU solid, GReLU dash-dot)")
+    axs[0].set_ylabel("train MSE per example")
+    for a in axs:
+        a.axhline(res.base["linear"], color="0.2", lw=1, ls=":", label="linear fit (validation)")
+        a.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 0.06))
+        plotting.data_note(a, "data: " + data)
+    fig.tight_layout()
+    return fig
+
+
+def sgemm_dynamics(res, data: str):
+    """Return Fig. 2b (gradient differences at c = 1) and Fig. 2c (ReLU pattern churn per epoch)."""
+    fig, axs = plt.subplots(1, 2, figsize=(11, 3.8))
+    i1 = list(res.c_list).index(1.0)
+    ep = np.arange(1, res.churn.shape[0] + 1)
+    for name, ls in (("relu", "-"), ("grelu", "-.")):
+        axs[0].plot(ep, res.grad_diff[name][:, i1], ls, label=f"{name}, c = 1")
+    axs[0].set(yscale="log", xlabel="epoch", ylabel="mean $\\|g_t-g_{t-1}\\|$ per epoch",
+               title="Fig. 2b analogue: gradient differences")
+    for i, c in enumerate(res.c_list):
+        if not res.diverged["relu"][i]:
+            axs[1].plot(ep, 100 * res.churn[:, i], color=plotting.CYCLE[i % 8], label=f"c = {c}")
+    axs[1].axhspan(20, 25, color="0.85", label="paper: 20–25 %")
+    axs[1].set(xlabel="epoch", ylabel="patterns changed since last epoch (%)",
+               title="Fig. 2c analogue: ReLU pattern churn")
+    for a in axs:
+        a.legend(fontsize=7, loc="upper right")
+        plotting.data_note(a, "data: " + data)
+    fig.tight_layout()
+    return fig
+
+
+def sgemm_grid(res):
+    """Return Fig. 4c: validation MSE per epoch of GReLU nets at about equal L·m²."""
+    fig, ax = plt.subplots()
+    for (L, m), v, c in zip(res.grid, res.val, plotting.CYCLE):
+        ax.plot(np.arange(len(v)), v, color=c, label=f"L={L}, m={m}")
+    ax.axhline(res.base["mean"], color="0.5", lw=1, ls=":", label="mean predictor")
+    ax.axhline(res.base["linear"], color="0.2", lw=1, ls=":", label="linear fit")
+    ax.set(yscale="log", xlabel="epoch", ylabel="validation MSE per example",
+           title="Fig. 4c analogue: depth against width at about fixed $Lm^2$")
+    plotting.data_note(ax, "data: " + res.source)
+    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.06))
+    return fig
