@@ -605,13 +605,13 @@ class SgemmConfig(Config):
     """The SGEMM experiments: both nets over a list of learning rates (one batched run per net), and Fig. 4c's
     grid of GReLU nets at a fixed parameter count."""
 
-    n: int = 2048               # training rows (integer in [64, 239600])
+    n: int = 4096               # training rows (integer in [64, 239600])
     n_val: int = 500            # validation rows (integer in [16, 20000])
     m: int = 64                 # width of the learning-rate sweep (integer in [8, 8192])
     L: int = 10                 # depth of the sweep (integer in [1, 32])
     batch: int = 256            # mini-batch size (integer in [1, n])
-    epochs: int = 40            # (integer in [2, 1000])
-    c_list: tuple = (0.3, 1.0, 1.5, 1.9)   # η in units of 1/λ_max(K_0 GReLU) (1 to 12 numbers in (0, 10], with 1.0)
+    epochs: int = 60            # (integer in [2, 1000])
+    c_list: tuple = (1.0, 1.5, 1.9)   # η in units of 1/λ_max(K_0 GReLU) (1 to 12 numbers in (0, 10], with 1.0)
     grid: tuple = ((4, 101), (10, 64), (16, 51), (40, 32))   # Fig. 4c (depth, width) at about fixed L·m²
     center: bool = True         # subtract the initial function (OUR CHOICE)
     gate_mode: str = "chain"
@@ -759,3 +759,207 @@ def sgemm_grid(cfg: SgemmConfig, ctx) -> GridResult:
     metrics = dict(rank_corr=corr, net_val=float(np.nanmin(finals)) if np.isfinite(finals).any() else float("nan"),
                    mean_val=base["mean"], linear_val=base["linear"])
     return GridResult(tuple(cfg.grid), curves, val, base, source, metrics)
+
+
+# ============================================================================ 02: NTK, Theorem 5, Lemma 4 / Theorem 6, conditioning
+ARCHES = {"grelu_chain": "GReLU, chain gates (paper)", "grelu_input": "GReLU, input gates (Lemma 4)", "relu": "ReLU"}
+
+
+def _unit_pairs(us, d: int, ctx) -> torch.Tensor:
+    """Return ``(2·len(us), d)`` unit inputs, pair p at cosine ``us[p]`` (e_1 and u e_1 + √(1−u²) e_2)."""
+    u = torch.as_tensor(list(us), dtype=ctx.dtype, device=ctx.device)
+    X = torch.zeros(2 * len(us), d, dtype=ctx.dtype, device=ctx.device)
+    X[0::2, 0] = 1.0
+    X[1::2, 0], X[1::2, 1] = u, torch.sqrt(1 - u * u)
+    return X
+
+
+@dataclass(frozen=True)
+class KernelConfig(Config):
+    """The exact NTK against autograd and the closed forms against finite width (spec P1, P2)."""
+
+    m: int = 2048               # (integer in [16, 16384])
+    L: int = 4                  # (integer in [1, 32])
+    d: int = 64                 # (integer in [2, 4096])
+    seeds: int = 5              # (integer in [1, 64])
+    us: tuple = (0.0, 0.3, 0.5, 0.7, 0.9)   # input cosines (numbers in (-1, 1))
+    PROFILES = {"smoke": dict(m=128, seeds=2, us=(0.0, 0.5, 0.9)), "cpu": dict(),
+                "paper": dict(m=4096, seeds=8, us=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95))}
+
+    def validate(self):
+        validate.int_in("m", self.m, 16, 16384)
+        validate.int_in("L", self.L, 1, 32)
+        validate.int_in("d", self.d, 2, 4096)
+        validate.int_in("seeds", self.seeds, 1, 64)
+        for u in self.us:
+            validate.in_range("us", u, -1.0, 1.0, lo_open=True, hi_open=True)
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(self.m, self.L, self.seeds, 1))
+
+
+@dataclass
+class KernelResult:
+    """Autograd errors per architecture; measured normalised off-diagonals ``(seeds, len(us))``; diagonal ratios."""
+
+    autograd_err: dict
+    us: tuple
+    offdiag: dict
+    diag_ratio: dict
+    metrics: dict = field(default_factory=dict)
+
+
+def kernels(cfg: KernelConfig, ctx) -> KernelResult:
+    """Compare the exact NTK with autograd (tiny nets) and finite-width NTKs with the closed forms."""
+    from .model import ReLUNet
+    from .ntk import autograd_ntk, ntk
+    from .theory import ntk_diag, ntk_normalized_offdiag
+
+    Xs = ctx.randn(3, 5, keys=("kernels", "small"))
+    Xs = Xs / Xs.norm(dim=1, keepdim=True)
+    errs = {}
+    for a in ARCHES:
+        c = GatedConfig(d_x=5, d_y=2, m=12, L=3, gate_mode="input" if a == "grelu_input" else "chain",
+                        seeds=_seed_list(ctx, 1, "small", a), device=ctx.device)
+        net = ReLUNet(c) if a == "relu" else GReLUNet(c)
+        K, Ka = ntk(net, Xs)[0].reshape(6, 6), autograd_ntk(net, Xs)
+        errs[a] = float((K - Ka).abs().max() / Ka.abs().max())
+    X = _unit_pairs(cfg.us, cfg.d, ctx)
+    idx = torch.arange(0, 2 * len(cfg.us), 2, device=ctx.device)
+    off, diag, dev = {}, {}, 0.0
+    for a in ARCHES:
+        c = GatedConfig(d_x=cfg.d, d_y=1, m=cfg.m, L=cfg.L, gate_mode="input" if a == "grelu_input" else "chain",
+                        seeds=_seed_list(ctx, cfg.seeds, "kernels", a), device=ctx.device)
+        K = ntk_gram(ReLUNet(c) if a == "relu" else GReLUNet(c), X)
+        off[a] = (K[:, idx, idx + 1] / K[:, idx, idx]).cpu().numpy()
+        diag[a] = float(K.diagonal(dim1=1, dim2=2).mean() / ntk_diag(cfg.m, cfg.d, 1, cfg.L))
+        th = np.array([ntk_normalized_offdiag(u, cfg.L, a) for u in cfg.us])
+        dev = max(dev, float(np.max(np.abs(off[a].mean(0) - th))))
+    metrics = dict(autograd=dict(autograd_err=max(errs.values())),
+                   closed=dict(max_dev=dev, diag_min=min(diag.values()), diag_max=max(diag.values()),
+                               n_seeds=cfg.seeds))
+    return KernelResult(errs, tuple(cfg.us), off, diag, metrics)
+
+
+@dataclass(frozen=True)
+class GatesConfig(Config):
+    """Theorem 5's spectra, gate overlaps and forward decorrelation against depth (Lemma 4, Theorem 6)."""
+
+    spec_m: int = 1024          # width of the Theorem 5 check (integer in [64, 16384])
+    ov_m: int = 2048            # width of the overlap measurement (integer in [64, 65536])
+    fw_m: int = 1024            # width of the forward-kernel measurement (integer in [64, 16384])
+    depth: int = 10             # layers of the overlap figure (integer in [2, 64])
+    d: int = 64                 # input dimension (even integer in [4, 4096])
+    PROFILES = {"smoke": dict(spec_m=128, ov_m=256, fw_m=128, depth=4), "cpu": dict(),
+                "paper": dict(spec_m=4096, ov_m=16384, fw_m=4096, depth=20)}
+
+    def validate(self):
+        validate.int_in("spec_m", self.spec_m, 64, 16384)
+        validate.int_in("ov_m", self.ov_m, 64, 65536)
+        validate.int_in("fw_m", self.fw_m, 64, 16384)
+        validate.int_in("depth", self.depth, 2, 64)
+        validate.int_in("d", self.d, 4, 4096)
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(max(self.spec_m, self.fw_m), self.depth, 1, 1)
+                         + 8.0 * 3 * self.ov_m * self.ov_m * self.depth)
+
+
+@dataclass
+class GatesResult:
+    """Theorem 5 rows ``(d_x, m, L, g_min, g_max, f_min, f_max)``, overlaps per gate mode, forward cosines."""
+
+    spec_rows: list
+    overlap: dict
+    forward: np.ndarray
+    metrics: dict = field(default_factory=dict)
+
+
+def gates(cfg: GatesConfig, ctx) -> GatesResult:
+    """Measure Theorem 5's eigenvalues, the gate overlaps of orthogonal pairs and the forward decorrelation."""
+    from .model import gating_net
+    from .ntk import layer_spectra
+    from .stats import gate_overlaps
+    from .theory import forward_corr_theory, gate_overlap_theory
+
+    rows = []
+    for dx, m, L in [(16, cfg.spec_m // 4, 4), (16, cfg.spec_m, 4), (16, cfg.spec_m, 10)]:
+        net = GReLUNet(GatedConfig(d_x=dx, d_y=4, m=m, L=L, seeds=_seed_list(ctx, 1, "thm5", m, L), device=ctx.device))
+        Xe = ctx.randn(4, dx, keys=("thm5", "x"))
+        eg, ef = layer_spectra(net, Xe / Xe.norm(dim=1, keepdim=True))
+        rows.append((dx, m, L, float(eg.min()), float(eg.max()), float(ef.min()), float(ef.max())))
+    ok = [r for r in rows if r[1] >= 64 * r[0]] or rows
+    Xp = torch.eye(cfg.d, dtype=ctx.dtype, device=ctx.device)
+    pi, pj = list(range(0, cfg.d, 2)), list(range(1, cfg.d, 2))
+    ov = {}
+    for mode in ("chain", "input"):
+        gn = gating_net(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.ov_m, L=cfg.depth, gate_mode=mode,
+                                    seeds=_seed_list(ctx, 1, "overlap", mode), device=ctx.device))
+        ov[mode] = gate_overlaps(gn.gate_masks(Xp), pi, pj)
+    net = GReLUNet(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.fw_m, L=cfg.depth, seeds=_seed_list(ctx, 1, "forward"),
+                               device=ctx.device))
+    G, _ = net.features(Xp)
+    fw = np.array([float(((g[:, pi] * g[:, pj]).sum(-1) / (g[:, pi].norm(dim=-1) * g[:, pj].norm(dim=-1))).mean())
+                   for g in G])
+    ov_dev = max(float(np.max(np.abs(ov[mo] - gate_overlap_theory(0.0, cfg.depth, mo)))) for mo in ov)
+    metrics = dict(
+        thm5=dict(g_min=min(r[3] for r in ok), g_max=max(r[4] for r in ok), f_min=min(r[5] for r in ok),
+                  f_max=max(r[6] for r in ok)),
+        thm6=dict(overlap_chain_max=float(ov["chain"].max()), overlap_input_max=float(ov["input"].max()),
+                  overlap_dev=ov_dev, forward_dev=float(np.max(np.abs(fw - forward_corr_theory(0.0, cfg.depth)))),
+                  decay_L40=float(forward_corr_theory(0.0, 40)[-1] * math.pi), geometric_L40=(5 / 6) ** 40))
+    return GatesResult(rows, ov, fw, metrics)
+
+
+@dataclass(frozen=True)
+class ConditioningConfig(Config):
+    """Condition numbers of the infinite-width Grams against depth and n, and linearised-GD steps T(n)."""
+
+    n_cond: int = 100           # n of the depth figure (integer in [4, 2000])
+    depths: tuple = (1, 2, 4, 8, 16, 32)   # (integers in [1, 64])
+    ns: tuple = (10, 30, 100, 300, 1000)   # sample sizes (integers in [4, 4000])
+    PROFILES = {"smoke": dict(n_cond=30, depths=(1, 2, 4), ns=(10, 30)), "cpu": dict(),
+                "paper": dict(ns=(10, 30, 100, 300, 1000, 2000))}
+
+    def validate(self):
+        validate.int_in("n_cond", self.n_cond, 4, 2000)
+        for L in self.depths:
+            validate.int_in("depths", L, 1, 64)
+        for n in self.ns:
+            validate.int_in("ns", n, 4, 4000)
+
+    def resources(self):
+        n = max(max(self.ns), self.n_cond)
+        return Resources(host_bytes=8.0 * 12 * n * n + 8.0 * 2 * n * n)
+
+
+@dataclass
+class ConditioningResult:
+    """``cond_L[arch]`` over depths, ``cond_n[arch]`` and ``T_n[arch]`` over ``ns`` (L = ⌈log2 n⌉ + 2)."""
+
+    depths: tuple
+    ns: tuple
+    cond_L: dict
+    cond_n: dict
+    T_n: dict
+    metrics: dict = field(default_factory=dict)
+
+
+def conditioning(cfg: ConditioningConfig, ctx) -> ConditioningResult:
+    """Return cond(K) of the closed-form Grams on unit Gaussian inputs (d = 2n) and the steps T(1e-6)."""
+    from .ntk import kernel_gd_steps
+
+    def gram(n, L, arch):
+        return ntk_closed_form(ctx.randn(n, 2 * n, keys=("cond", n)), None, L, arch=arch)
+
+    cond_L = {a: [float(gram_condition(gram(cfg.n_cond, L, a))) for L in cfg.depths] for a in ARCHES}
+    cond_n, T_n = {a: [] for a in ARCHES}, {a: [] for a in ARCHES}
+    for n in cfg.ns:
+        L = math.ceil(math.log2(n)) + 2
+        for a in ARCHES:
+            K = gram(n, L, a)
+            cond_n[a].append(float(gram_condition(K)))
+            T_n[a].append(kernel_gd_steps(K, 1e-6))
+    ratio = {a: T_n[a][-1] / T_n[a][0] for a in ARCHES}
+    metrics = dict(ratio_chain=ratio["grelu_chain"], ratio_input=ratio["grelu_input"], ratio_relu=ratio["relu"])
+    return ConditioningResult(tuple(cfg.depths), tuple(cfg.ns), cond_L, cond_n, T_n, metrics)

@@ -194,3 +194,73 @@ def sgemm_grid(res):
     plotting.data_note(ax, "data: " + res.source)
     ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.06))
     return fig
+
+
+_ARCH_COLORS = {"grelu_chain": plotting.PALETTE["gd"], "grelu_input": plotting.PALETTE["alt"],
+                "relu": plotting.PALETTE["nag"]}
+
+
+def kernels(res, L: int, m: int, d: int):
+    """Return the normalised NTK K(x,x')/K(x,x) against the input cosine: closed forms dashed, seeds as error bars."""
+    from .experiments import ARCHES
+    from .theory import ntk_normalized_offdiag
+
+    fig, ax = plt.subplots()
+    uu = np.linspace(-0.2, 0.99, 120)
+    for a, lab in ARCHES.items():
+        c = _ARCH_COLORS[a]
+        plotting.theory(ax, uu, [ntk_normalized_offdiag(u, L, a) for u in uu], color=c, label=f"{lab}: closed form")
+        runs = res.offdiag[a]
+        mu, sd = runs.mean(0), (runs.std(0, ddof=1) if runs.shape[0] > 1 else 0 * runs[0])
+        ax.errorbar(res.us, mu, yerr=sd, fmt="o", color=c, label=f"{lab}: m={m}")
+    ax.set(xlabel="input cosine $u=x^\\top x'$", ylabel="$K(x,x')/K(x,x)$", title=f"Normalised NTK, L={L}, $d_x$={d}")
+    plotting.data_note(ax, "data: unit input pairs at prescribed cosines (generated)")
+    ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+def gates(res, depth: int, m_ov: int, m_fw: int):
+    """Return the gate overlap of orthogonal pairs per layer (Lemma 4's 1/3) and the forward cosine (Theorem 6)."""
+    import math
+
+    from .theory import forward_corr_theory, gate_overlap_theory
+
+    fig, axs = plt.subplots(1, 2, figsize=(11, 3.8))
+    ll = np.arange(1, depth + 1)
+    for mode, c in (("chain", plotting.PALETTE["gd"]), ("input", plotting.PALETTE["alt"])):
+        plotting.theory(axs[0], ll, gate_overlap_theory(0.0, depth, mode), color=c, label=f"{mode}: $\\kappa_0/2$")
+        plotting.measured(axs[0], ll, res.overlap[mode], color=c, marker="o", label=f"{mode}: measured, m={m_ov}")
+    axs[0].axhline(1 / 3, color="k", lw=1, label="Lemma 4 bound 1/3")
+    axs[0].set(xlabel="layer l", ylabel="overlap $|I^i_l\\cap I^j_l|/m$", title="Gate overlap, orthogonal inputs")
+    kk = np.arange(0, depth + 1)
+    plotting.theory(axs[1], kk, forward_corr_theory(0.0, depth, "chain"), label="GReLU chain: closed form")
+    plotting.measured(axs[1], kk, np.abs(res.forward), marker="o", label=f"GReLU chain: measured, m={m_fw}")
+    plotting.theory(axs[1], kk, forward_corr_theory(0.0, depth, "input"), color=plotting.PALETTE["alt"],
+                    label="GReLU input: closed form")
+    plotting.theory(axs[1], kk, forward_corr_theory(0.0, depth, arch="relu"), color=plotting.PALETTE["nag"],
+                    label="ReLU $\\rho_k$: closed form")
+    axs[1].plot(kk, (1 / math.pi) * (5 / 6) ** kk, ":", color="0.4", label="Theorem 6 shape $\\kappa_1(0)(5/6)^k$")
+    axs[1].set(yscale="log", xlabel="layer k", ylabel="cosine of $g_k^i$ and $g_k^j$", title="Cross-example forward kernel")
+    for a in axs:
+        a.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 0.06))
+        plotting.data_note(a, "data: orthogonal unit input pairs (basis vectors)")
+    fig.tight_layout()
+    return fig
+
+
+def conditioning(res, n_cond: int):
+    """Return cond(K) against depth at ``n_cond`` and against n at L = ⌈log2 n⌉ + 2 (closed-form Grams)."""
+    from .experiments import ARCHES
+
+    fig, axs = plt.subplots(1, 2, figsize=(11, 3.8))
+    for a, lab in ARCHES.items():
+        axs[0].plot(res.depths, res.cond_L[a], "o-", color=_ARCH_COLORS[a], label=lab)
+        axs[1].plot(res.ns, res.cond_n[a], "o-", color=_ARCH_COLORS[a], label=lab)
+    axs[0].set(xscale="log", yscale="log", xlabel="depth L", ylabel="cond(K), infinite width", title=f"n={n_cond}, d=2n")
+    axs[1].set(xscale="log", yscale="log", xlabel="n (L = ⌈log2 n⌉ + 2)", ylabel="cond(K)",
+               title="Theorem 1's regime L = Ω(log n)")
+    for a in axs:
+        a.legend(fontsize=7, loc="upper left")
+        plotting.data_note(a, "data: unit Gaussian inputs, d=2n (generated); closed-form kernels")
+    fig.tight_layout()
+    return fig
