@@ -963,3 +963,278 @@ def conditioning(cfg: ConditioningConfig, ctx) -> ConditioningResult:
     ratio = {a: T_n[a][-1] / T_n[a][0] for a in ARCHES}
     metrics = dict(ratio_chain=ratio["grelu_chain"], ratio_input=ratio["grelu_input"], ratio_relu=ratio["relu"])
     return ConditioningResult(tuple(cfg.depths), tuple(cfg.ns), cond_L, cond_n, T_n, metrics)
+
+
+# ============================================================================ 01: architecture, Remark 3, Table 1
+@dataclass(frozen=True)
+class ArchConfig(Config):
+    """Gate density, bias shift (Remark 3), gate/pattern movement in training, born-dead neurons."""
+
+    m: int = 512                # width of the statistics (integer in [8, 65536])
+    L: int = 6                  # depth (integer in [1, 64])
+    n: int = 64                 # examples in the gate table (integer in [2, 100000])
+    d_x: int = 32               # input dimension (integer in [2, 65536])
+    seeds: int = 2              # (integer in [1, 16])
+    gate_mode: str = "chain"
+    dead_m: int = 1024          # width of the born-dead count (integer in [8, 65536])
+    dead_L: int = 10            # depth of the born-dead count (integer in [1, 64])
+    train_steps: int = 20       # GD steps before comparing gates and patterns (integer in [1, 10000])
+    PROFILES = {"smoke": dict(m=256, seeds=1, dead_m=256, dead_L=6, train_steps=10), "cpu": dict(),
+                "paper": dict(m=8192, seeds=8, dead_m=4096, dead_L=20, train_steps=200)}
+
+    def validate(self):
+        validate.int_in("m", self.m, 8, 65536)
+        validate.int_in("L", self.L, 1, 64)
+        validate.int_in("n", self.n, 2, 100000)
+        validate.int_in("d_x", self.d_x, 2, 65536)
+        validate.int_in("seeds", self.seeds, 1, 16)
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+        validate.int_in("dead_m", self.dead_m, 8, 65536)
+        validate.int_in("dead_L", self.dead_L, 1, 64)
+        validate.int_in("train_steps", self.train_steps, 1, 10000)
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(self.m, self.L, self.seeds, 2) + 8.0 * self.n * self.m * (self.L + 1) * 8
+                         + 8.0 * self.n * self.dead_m * (self.dead_L + 1) * 4)
+
+
+@dataclass
+class ArchResult:
+    """Gate and ReLU densities per layer, |mean|/rms per layer, gate-table size, churn, born-dead per gate mode."""
+
+    density_grelu: np.ndarray
+    density_relu: np.ndarray
+    stat_grelu: np.ndarray
+    stat_relu: np.ndarray
+    table_bytes: int
+    gates_same: bool
+    churn: float
+    dead: dict
+    metrics: dict = field(default_factory=dict)
+
+
+def architecture(cfg: ArchConfig, ctx) -> ArchResult:
+    """Measure the gate table, Remark 3's statistics and the born-dead neurons on unit Gaussian inputs."""
+    from .model import gating_net
+    from .stats import born_dead, unit_stats
+
+    X = ctx.randn(cfg.n, cfg.d_x, keys=("arch", "x"))
+    X = X / X.norm(dim=1, keepdim=True)
+    y = ctx.randn(cfg.n, 1, keys=("arch", "y"))
+    g, r = make_pair(GatedConfig(d_x=cfg.d_x, d_y=1, m=cfg.m, L=cfg.L, gate_mode=cfg.gate_mode,
+                                 seeds=_seed_list(ctx, cfg.seeds, "arch"), device=ctx.device))
+    table = g.build_gates(X)
+    Gg, _ = g.features(X, table)
+    Gr, Mr = r.features(X)
+    dens_g = np.array([float(table.unpack(k).double().mean()) for k in range(cfg.L + 1)])
+    dens_r = np.array([float(M.mean()) for M in Mr])
+    sg, sr = unit_stats(Gg), unit_stats(Gr)
+    train(g, X, y, eta=eta_ntk(g, X, 1.0, table), steps=cfg.train_steps, masks=table)
+    train(r, X, y, eta=eta_ntk(r, X, 1.0), steps=cfg.train_steps)
+    same = bool(torch.equal(g.build_gates(X).bits, table.bits))
+    churn = float(np.mean([float((a != b).double().mean()) for a, b in zip(r.features(X)[1][1:], Mr[1:])]))
+    dead = {}
+    for mode in ("chain", "input"):
+        gn = gating_net(GatedConfig(d_x=cfg.d_x, d_y=1, m=cfg.dead_m, L=cfg.dead_L, gate_mode=mode,
+                                    seeds=_seed_list(ctx, 1, "dead", mode), device=ctx.device))
+        dead[mode] = born_dead(gn.gate_masks(X))
+    metrics = dict(
+        bias=dict(stat_grelu_max=float(sg.max()), relu_dev_max=float(np.max(np.abs(sr - 1 / math.sqrt(math.pi)))),
+                  relu_churn=churn, gates_same=same),
+        dead=dict(dead_chain_last=float(dead["chain"][-1]), dead_input_last=float(dead["input"][-1]),
+                  bound=10 * 2.0 ** -cfg.n + 1 / cfg.dead_m))
+    return ArchResult(dens_g, dens_r, sg, sr, table.nbytes(), same, churn, dead, metrics)
+
+
+def table1_metrics(n_imagenet: int = 1_281_167, L_imagenet: int = 1001) -> tuple:
+    """Return Table 1 at the ImageNet example (DataFrame) and the metrics of ``004.tab1.imagenet``."""
+    from .theory import table1
+
+    df = table1(n_imagenet, L_imagenet).set_index("work")
+    th = theorem1(100, 4, 200)
+    return df, dict(log10_params_zougu=float(df.loc["Zou & Gu [2019]", "params m²L (log10)"]),
+                    eta_times_Kxx_err=abs(th["eta_times_Kxx"] - 1))
+
+
+# ============================================================================ 06: FLOPs, kernels, low-rank gates
+@dataclass(frozen=True)
+class FlopsConfig(Config):
+    """FLOP fractions from a gate table, GEMM timings (dense, masked, gathered, block-gated), a training step,
+    and the low-rank gate approximation for inference (§4.4, Remark 4)."""
+
+    L: int = 4                  # depth (integer in [1, 32])
+    block: int = 64             # neuron block of the block-gated variant (power of two in [16, 4096])
+    repeats: int = 7            # timing repeats (integer in [3, 1000])
+    ms: tuple = (512, 1024, 2048)          # widths of the GEMM timings (integers in [64, 32768])
+    batches: tuple = (1, 64, 256)          # batch sizes (integers in [1, 65536])
+    n_gates: int = 256          # examples of the FLOP count (integer in [8, 100000])
+    step_m: int = 512           # width of the timed training step (integer in [64, 32768])
+    step_n: int = 256           # examples of the timed training step (integer in [8, 100000])
+    lr_ms: tuple = (512, 1024, 2048)       # widths of the low-rank study (integers in [64, 16384])
+    lr_n: int = 500             # training examples of the trained-net low-rank study (integer in [50, 1197])
+    lr_steps: int = 200         # GD steps of that net (integer in [10, 10000])
+    PROFILES = {"smoke": dict(ms=(256, 512), batches=(1, 64), n_gates=64, step_m=256, step_n=64, lr_ms=(256, 512),
+                              repeats=3, lr_n=100, lr_steps=20),
+                "cpu": dict(),
+                "paper": dict(ms=(4096, 8192, 16384), batches=(1, 8, 64, 512, 4096), n_gates=4096, step_m=8192,
+                              step_n=4096, lr_ms=(2048, 4096, 8192))}
+
+    def validate(self):
+        validate.int_in("L", self.L, 1, 32)
+        validate.int_in("block", self.block, 16, 4096)
+        if self.block & (self.block - 1):
+            raise ValueError(f"block must be a power of two in [16, 4096], got {self.block}")
+        validate.int_in("repeats", self.repeats, 3, 1000)
+        for m in self.ms:
+            validate.int_in("ms", m, 64, 32768)
+            if m % self.block:
+                raise ValueError(f"block must divide every width in ms, got block={self.block}, ms={list(self.ms)}")
+        for b in self.batches:
+            validate.int_in("batches", b, 1, 65536)
+        validate.int_in("n_gates", self.n_gates, 8, 100000)
+        validate.int_in("step_m", self.step_m, 64, 32768)
+        validate.int_in("step_n", self.step_n, 8, 100000)
+        for m in self.lr_ms:
+            validate.int_in("lr_ms", m, 64, 16384)
+        validate.int_in("lr_n", self.lr_n, 50, 1197)
+        validate.int_in("lr_steps", self.lr_steps, 10, 10000)
+
+    def resources(self):
+        m = max(self.ms)
+        return Resources(host_bytes=4.0 * (m * m + 3 * max(self.batches) * m) + 8.0 * 3 * max(self.lr_ms) ** 2
+                         + 4.0 * 3 * self.L * self.step_m ** 2 + 8.0 * self.n_gates * max(self.ms) * (self.L + 1))
+
+
+@dataclass
+class FlopsResult:
+    """FLOP fractions; timing table (DataFrame); training-step medians; metrics per claim."""
+
+    fractions: dict
+    table: object
+    step: dict
+    device_name: str
+    metrics: dict = field(default_factory=dict)
+
+
+def flops(cfg: FlopsConfig, ctx) -> FlopsResult:
+    """Count the gated FLOPs and time dense, masked, gathered and block-gated products and a training step."""
+    import pandas as pd
+
+    from .. import bench
+    from . import gemm
+    from .model import gating_net
+    from .stats import flop_fractions
+
+    dev = ctx.device
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} thread(s))"
+    m0 = max(cfg.ms)
+    net = gating_net(GatedConfig(d_x=64, d_y=1, m=m0, L=cfg.L, seeds=_seed_list(ctx, 1, "flops"), device=dev))
+    Xg = ctx.randn(cfg.n_gates, 64, keys=("flops", "x"))
+    tab = net.build_gates(Xg / Xg.norm(dim=1, keepdim=True))
+    fr = flop_fractions([tab.unpack(k) for k in range(cfg.L + 1)])
+    rows, f32 = [], torch.float32
+    for m in cfg.ms:
+        W = ctx.randn(m, m, keys=("gemm", m), dtype=f32)
+        for b in cfg.batches:
+            Xb = ctx.randn(b, m, keys=("gemm", m, b), dtype=f32)
+            M = ctx.randn(b, m, keys=("mask", m, b), dtype=f32) > 0
+            Mf = M.to(f32)
+            bm = ctx.randn(b, m // cfg.block, keys=("block", m, b), dtype=f32) > 0
+            v = {"dense": lambda: Xb @ W.T, "masked dense": lambda: (Xb @ W.T) * Mf,
+                 f"block-gated b={cfg.block} (torch)": lambda: gemm.block_gated_matmul(Xb, W, bm, cfg.block, backend="torch")}
+            if b == 1:
+                idx = torch.nonzero(M[0], as_tuple=True)[0]
+                v["gather GEMV (torch)"] = lambda: gemm.gather_gemv(W, Xb[0], idx, backend="torch")
+            if dev.type == "cuda":
+                from .model import pack_bits
+                bits = pack_bits(M)
+                v["Triton gated_matmul"] = lambda: gemm.gated_matmul(Xb, W, bits, backend="triton")
+            t = bench.compare(v, repeats=cfg.repeats, device=str(dev))
+            for k, tk in t.items():
+                rows.append(dict(m=m, batch=b, variant=k, ms=1e3 * tk.median, speedup=t["dense"].median / tk.median))
+    table = pd.DataFrame(rows)
+    gs, rs = make_pair(GatedConfig(d_x=64, d_y=1, m=cfg.step_m, L=cfg.L, seeds=_seed_list(ctx, 1, "step"), dtype=f32,
+                                   device=dev))
+    Xs = ctx.randn(cfg.step_n, 64, keys=("step", "x"), dtype=f32)
+    Xs = Xs / Xs.norm(dim=1, keepdim=True)
+    ys = ctx.randn(cfg.step_n, 1, keys=("step", "y"), dtype=f32)
+    masks = gs.build_gates(Xs).dense(f32)
+    step = bench.compare({"relu": lambda: train(rs.clone(), Xs, ys, eta=1e-12, steps=1, tol_rel=None),
+                          "grelu (table)": lambda: train(gs.clone(), Xs, ys, eta=1e-12, steps=1, masks=masks,
+                                                          tol_rel=None),
+                          "grelu (online)": lambda: train(gs.clone(), Xs, ys, eta=1e-12, steps=1, tol_rel=None)},
+                         repeats=cfg.repeats, device=str(dev))
+    masked = table[table.variant == "masked dense"].speedup
+    metrics = dict(count=dict(output=fr["output"], both=fr["both"]),
+                   half=dict(masked_speed=float(np.median(masked)),
+                             step_speed=step["relu"].median / step["grelu (table)"].median))
+    return FlopsResult(fr, table, {k: v.median for k, v in step.items()}, name, metrics)
+
+
+@dataclass
+class LowRankResult:
+    """Gate agreement of rank-r Ψ per width (Gaussian Ψ), the trained-net study (Remark 4), timings, metrics."""
+
+    gaussian: dict
+    trained: dict
+    timing: dict
+    base: dict
+    metrics: dict = field(default_factory=dict)
+
+
+def _truncate(P: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return thin factors ``(A, B)`` with ``A @ B`` the best rank-``r`` approximation of ``P`` (``A: (m, r)``)."""
+    U, s, Vh = torch.linalg.svd(P, full_matrices=False)
+    return U[:, :r] * s[:r], Vh[:r]
+
+
+def lowrank(cfg: FlopsConfig, ctx) -> LowRankResult:
+    """The low-rank gate approximation of §4.4: gate agreement on Gaussian Ψ, accuracy of a trained net whose gates
+    are Ψ' ← W of a trained ReLU net (Remark 4) under rank-r truncation, and the gate cost timed (two thin GEMMs
+    against one dense)."""
+    from .. import bench
+    from .model import ReLUNet, mse
+    from .stats import gate_agreement_lowrank
+
+    fracs = (None, 1 / 16, 1 / 8, 1 / 4, 1 / 2)
+    gauss = {}
+    for m in cfg.lr_ms:
+        P = ctx.randn(m, m, keys=("psi", m)) * math.sqrt(2 / m)
+        Z = ctx.randn(256, m, keys=("z", m)).clamp_min(0)
+        rs = [max(1, int(math.sqrt(m) / 2)) if f is None else int(f * m) for f in fracs]
+        gauss[m] = list(zip(rs, gate_agreement_lowrank(P, Z, rs)))
+    # Remark 4: a trained ReLU net (centred, digits), frozen as GReLU with Ψ' ← W, then Ψ' truncated
+    X, Y, Xt, Yt, _, _, source = _data.image_regression(cfg.lr_n, 1797 - cfg.lr_n, seed=ctx.seeds(1, "lr")[0] % 2 ** 32)
+    X, Y, Xt, Yt = (t.to(ctx.device, ctx.dtype) for t in (X, Y, Xt, Yt))
+    m = min(cfg.lr_ms)
+    r = ReLUNet(GatedConfig(d_x=X.shape[1], d_y=10, m=m, L=cfg.L, seeds=_seed_list(ctx, 1, "lr-net"),
+                            device=ctx.device)).centered()
+    train(r, X, Y, eta=eta_ntk(r, X), steps=cfg.lr_steps, tol_rel=None)
+    g = GReLUNet.from_relu(r)
+    g.center = r.center
+    exact = float(mse(g, Xt, Yt)[0])
+    masks_full = g.gate_masks(Xt)
+    trained = {"exact": exact, "relu": float(mse(r, Xt, Yt)[0]), "ranks": [], "mse": [], "agreement": []}
+    for f in fracs:
+        rk = max(1, int(math.sqrt(m) / 2)) if f is None else int(f * m)
+        ga = g.clone()
+        ga.Psi = torch.stack([torch.stack([a @ b for a, b in (_truncate(P, rk) for P in ga.Psi[0])])])
+        ma = ga.gate_masks(Xt)
+        trained["ranks"].append(rk)
+        trained["mse"].append(float(mse(ga, Xt, Yt, ma)[0]))
+        trained["agreement"].append(float(np.mean([float((a == b).double().mean()) for a, b in zip(ma[1:], masks_full[1:])])))
+    mt = max(cfg.lr_ms)
+    P = ctx.randn(mt, mt, keys=("psi-t", mt), dtype=torch.float32)
+    A, B = _truncate(P.double(), max(1, int(math.sqrt(mt) / 2)))
+    A, B = A.float(), B.float()
+    z = ctx.randn(1, mt, keys=("z-t", mt), dtype=torch.float32)
+    t = bench.compare({"dense Ψ": lambda: z @ P.T, "rank √m/2": lambda: (z @ B.T) @ A.T}, repeats=cfg.repeats,
+                      device=str(ctx.device))
+    base = baselines(X, Y, Xt, Yt)
+    metrics = dict(agreement_min=float(min(gauss[mm][0][1] for mm in cfg.lr_ms)),
+                   trained_agreement=trained["agreement"][0], mse_ratio=trained["mse"][0] / exact,
+                   gate_speed=t["dense Ψ"].median / t["rank √m/2"].median, net_test=exact, mean_test=base["mean"],
+                   linear_test=base["linear"])
+    rem4 = dict(trained_agreement=trained["agreement"][0], gauss_agreement=gauss[m][0][1])
+    metrics = dict(inference=metrics, rem4=rem4)
+    return LowRankResult(gauss, trained, {k: v.median for k, v in t.items()}, base, metrics)

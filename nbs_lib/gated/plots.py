@@ -264,3 +264,133 @@ def conditioning(res, n_cond: int):
         plotting.data_note(a, "data: unit Gaussian inputs, d=2n (generated); closed-form kernels")
     fig.tight_layout()
     return fig
+
+
+def architecture(L_show: int = 3):
+    """Return Fig. 1 redrawn: the trained path (top, blue W_k) gated by a fixed random ReLU net (bottom, red)."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    blue, red = "#0072B2", "#D55E00"
+
+    def box(x, y, text, color, w=0.9, h=0.5):
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.03", fc=color, alpha=0.15,
+                                    ec=color, lw=1.5))
+        ax.text(x, y, text, ha="center", va="center", fontsize=10)
+
+    def arrow(x0, y0, x1, y1, color="0.3"):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12, color=color, lw=1.2))
+
+    box(0, 1, "$x$", "0.5", w=0.5)
+    box(1.2, 1, "$C$", red)
+    box(1.2, 0, "$[\\cdot]^+$ ⇒ $z_0$", red, w=1.0)
+    arrow(0.25, 1, 0.75, 1)
+    arrow(1.2, 0.75, 1.2, 0.25, red)
+    x = 1.2
+    for k in range(1, L_show + 1):
+        xk = 1.2 + 2.0 * k
+        box(xk - 0.6, 1, f"$W_{k}$", blue)
+        box(xk + 0.35, 1, "⊙", "0.5", w=0.35)
+        box(xk - 0.6, 0, f"$\\Psi_{k}$", red, w=0.6)
+        box(xk + 0.35, 0, f"$[\\cdot]_+$→$D_{k}$", red, w=0.75)
+        arrow(x + 0.45, 1, xk - 1.05, 1)
+        arrow(x + (0.5 if k == 1 else 0.375), 0, xk - 0.9, 0, red)
+        arrow(xk - 0.15, 1, xk + 0.17, 1)
+        arrow(xk - 0.3, 0, xk - 0.025, 0, red)
+        arrow(xk + 0.35, 0.25, xk + 0.35, 0.75, red)
+        x = xk + 0.35
+    box(x + 1.0, 1, "$B$", red)
+    box(x + 2.0, 1, "$f(x)$", "0.5", w=0.7)
+    arrow(x + 0.2, 1, x + 0.55, 1)
+    arrow(x + 1.45, 1, x + 1.65, 1)
+    ax.text(1.2, 0.6, "$D_0$", color=red, fontsize=9, ha="left")
+    ax.set(xlim=(-0.4, x + 2.5), ylim=(-0.5, 1.5))
+    ax.axis("off")
+    ax.set_title("Fig. 1 (redrawn): trained path (top, blue $W_k$) gated by a fixed random ReLU net (bottom, red)")
+    return fig
+
+
+def arch_stats(res, n: int, dead_m: int):
+    """Return gate density and bias shift per layer (Remark 3) and the born-dead fraction per layer."""
+    import math
+
+    fig, axs = plt.subplots(1, 3, figsize=(14, 3.6))
+    k = np.arange(len(res.density_grelu))
+    plotting.measured(axs[0], k, res.density_grelu, marker="o", label="GReLU gate density")
+    axs[0].plot(k, res.density_relu, "s-", color=plotting.PALETTE["nag"], label="ReLU activation density")
+    plotting.theory(axs[0], k, 0.5 + 0 * k, label="theory 1/2")
+    axs[0].set(xlabel="layer k", ylabel="fraction of open gates", ylim=(0.3, 0.7), title="Gate density")
+    plotting.measured(axs[1], k[1:], res.stat_grelu, marker="o", label="GReLU $g_k$")
+    axs[1].plot(k[1:], res.stat_relu, "s-", color=plotting.PALETTE["nag"], label="ReLU $h_k$")
+    plotting.theory(axs[1], k[1:], 0 * k[1:], label="GReLU theory 0")
+    plotting.theory(axs[1], k[1:], 1 / math.sqrt(math.pi) + 0 * k[1:], color=plotting.PALETTE["nag"],
+                    label="ReLU theory $1/\\sqrt{\\pi}$")
+    axs[1].set(xlabel="layer k", ylabel="|mean| / rms of hidden units", title="Bias shift (Remark 3)")
+    for mode, c in (("chain", plotting.PALETTE["gd"]), ("input", plotting.PALETTE["alt"])):
+        axs[2].plot(np.arange(1, len(res.dead[mode]) + 1), 100 * res.dead[mode], "o-", color=c, label=f"{mode} gates")
+    axs[2].axhline(100 * 2.0 ** -n, ls="--", color="k", label="Remark 3: $2^{-n}$")
+    axs[2].set(xlabel="layer k", ylabel="born-dead neurons (%)", yscale="symlog", ylim=(0, 100),
+               title=f"Closed for all n={n} examples, m={dead_m}")
+    for a in axs:
+        a.legend(fontsize=7, loc="upper left")
+        plotting.data_note(a, f"data: {n} unit Gaussian inputs (generated)")
+    fig.tight_layout()
+    return fig
+
+
+def table1_calculator(L_values=(10, 100)):
+    """Return Table 1 as a calculator: log10 of the required width against n (solid/dashed: two depths)."""
+    from .theory import TABLE1
+
+    fig, ax = plt.subplots()
+    ns = np.logspace(1, 7, 50)
+    for Lv, ls in zip(L_values, ("-", "--")):
+        for (work, f, *_), c in zip(TABLE1[1:], plotting.CYCLE[1:]):
+            ax.plot(ns, [f(v, Lv) for v in ns], ls, color=c, label=work if ls == "-" else None)
+    ax.set(xscale="log", xlabel="number of examples n", ylabel="log10 of the required width m",
+           title="Table 1 as a calculator (solid L=%d, dashed L=%d)" % tuple(L_values))
+    ax.legend(fontsize=7, loc="upper left")
+    plotting.data_note(ax, "formulas of Table 1 (no data)")
+    return fig
+
+
+def flops(res):
+    """Return the measured speed-up over dense of each variant against width (one panel per batch size)."""
+    batches = sorted(set(res.table.batch))
+    fig, axs = plt.subplots(1, len(batches), figsize=(4.2 * len(batches), 3.6), sharey=True, squeeze=False)
+    for ax, b in zip(axs[0], batches):
+        sub = res.table[res.table.batch == b]
+        for (variant, grp), c in zip(sub.groupby("variant"), plotting.CYCLE):
+            ax.plot(grp.m, grp.speedup, "o-", color=c, label=variant)
+        ax.axhline(2, color="k", ls="--", lw=1, label="paper's ≈2× (50 % FLOPs)")
+        ax.set(xscale="log", yscale="log", xlabel="width m", title=f"batch {b}")
+        plotting.data_note(ax, "Gaussian X, W; 50 % random gates")
+        ax.legend(fontsize=6, loc="lower left", bbox_to_anchor=(0, 0.06))
+    axs[0, 0].set_ylabel(f"speed-up over dense ({res.device_name})")
+    fig.tight_layout()
+    return fig
+
+
+def lowrank(res, lr_ms):
+    """Return gate agreement against rank (Gaussian Ψ per width; the trained net's Ψ' = W) and the trained net's
+    test MSE against rank, with the exact-gate value and the baselines dashed."""
+    fig, axs = plt.subplots(1, 2, figsize=(11, 3.8))
+    for m, c in zip(lr_ms, plotting.CYCLE):
+        rr, aa = zip(*res.gaussian[m])
+        axs[0].plot(np.array(rr) / m, aa, "o-", color=c, label=f"Gaussian Ψ, m={m}")
+    m0 = min(lr_ms)
+    r = np.array(res.trained["ranks"]) / m0
+    axs[0].plot(r, res.trained["agreement"], "s-", color="k", label=f"trained $\\Psi'=W$, m={m0}")
+    axs[0].axhline(0.5, color="0.5", ls=":", lw=1, label="random gates")
+    axs[0].set(xscale="log", xlabel="rank r / m (leftmost: r = √m/2)", ylabel="gate agreement", title="Low-rank gates")
+    plotting.measured(axs[1], r, res.trained["mse"], marker="s", label="rank-r gates")
+    plotting.theory(axs[1], r, res.trained["exact"] + 0 * r, label="exact gates")
+    axs[1].axhline(res.base["mean"], color="0.5", ls=":", lw=1, label="mean predictor")
+    axs[1].axhline(res.base["linear"], color="0.2", ls=":", lw=1, label="linear fit")
+    axs[1].set(xscale="log", yscale="log", xlabel="rank r / m", ylabel="test MSE per example",
+               title="Remark 4: trained net with rank-r gates")
+    for a in axs:
+        a.legend(fontsize=7, loc="upper right")
+        plotting.data_note(a, "data: digits stand-in (trained net); Gaussian Ψ and inputs")
+    fig.tight_layout()
+    return fig
