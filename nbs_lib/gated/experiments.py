@@ -68,7 +68,7 @@ class Thm1Config(Config):
     c_eta: float = 1.0          # rate-fit step in NTK units η·λ_max (in (0, 2))
     steps: int = 400            # GD steps (integer in [10, 100000])
     PROFILES = {"smoke": dict(n=6, d=12, seeds=2, steps=60), "cpu": dict(),
-                "paper": dict(n=40, d=80, seeds=5, steps=1000)}
+                "paper": dict(n=32, d=64, seeds=5, steps=1000)}
 
     def validate(self):
         validate.int_in("n", self.n, 4, 64)
@@ -164,7 +164,7 @@ class Fig2aConfig(Config):
     steps_A: int = 600          # (integer in [10, 100000])
     steps_B: int = 600          # (integer in [10, 100000])
     PROFILES = {"smoke": dict(n=6, d=12, seeds=1, widths=(12, 144), steps_A=80, steps_B=80), "cpu": dict(),
-                "paper": dict(n=40, d=80, seeds=5, widths=(80, 160, 1600, 6400), steps_A=3000, steps_B=1000)}
+                "paper": dict(n=32, d=64, seeds=5, widths=(64, 128, 1024, 4096), steps_A=3000, steps_B=1000)}
 
     def validate(self):
         validate.int_in("n", self.n, 4, 64)
@@ -244,7 +244,7 @@ class StabilityConfig(Config):
     gate_mode: str = "chain"
     steps: int = 300            # (integer in [10, 100000])
     PROFILES = {"smoke": dict(n=6, d=12, seeds=1, widths=(32, 64, 128), steps=30), "cpu": dict(),
-                "paper": dict(seeds=4, widths=(256, 512, 1024, 2048, 4096, 8192), steps=600)}
+                "paper": dict(seeds=4, widths=(256, 512, 1024, 2048, 4096), steps=600)}
 
     def validate(self):
         validate.int_in("n", self.n, 4, 64)
@@ -618,8 +618,8 @@ class SgemmConfig(Config):
     sgemm_csv: str = ""         # the UCI CSV; empty: $NBS_SGEMM_CSV or the stand-in
     PROFILES = {"smoke": dict(n=256, n_val=128, m=32, L=6, batch=128, epochs=4, grid=((2, 45), (6, 32), (12, 23))),
                 "cpu": dict(),
-                "paper": dict(n=239600, n_val=2000, m=4096, L=10, batch=8192, epochs=50,
-                              grid=((4, 6476), (10, 4096), (16, 3238), (40, 2048)))}
+                "paper": dict(n=32768, n_val=2000, m=2048, L=10, batch=8192, epochs=50,
+                              grid=((4, 3238), (10, 2048), (16, 1619), (40, 1024)))}
 
     def validate(self):
         validate.int_in("n", self.n, 64, 239600)
@@ -851,7 +851,7 @@ class GatesConfig(Config):
     depth: int = 10             # layers of the overlap figure (integer in [2, 64])
     d: int = 64                 # input dimension (even integer in [4, 4096])
     PROFILES = {"smoke": dict(spec_m=128, ov_m=256, fw_m=128, depth=4), "cpu": dict(),
-                "paper": dict(spec_m=4096, ov_m=16384, fw_m=4096, depth=20)}
+                "paper": dict(spec_m=4096, ov_m=4096, fw_m=4096, depth=20)}
 
     def validate(self):
         validate.int_in("spec_m", self.spec_m, 64, 16384)
@@ -980,7 +980,7 @@ class ArchConfig(Config):
     dead_L: int = 10            # depth of the born-dead count (integer in [1, 64])
     train_steps: int = 20       # GD steps before comparing gates and patterns (integer in [1, 10000])
     PROFILES = {"smoke": dict(m=256, seeds=1, dead_m=256, dead_L=6, train_steps=10), "cpu": dict(),
-                "paper": dict(m=8192, seeds=8, dead_m=4096, dead_L=20, train_steps=200)}
+                "paper": dict(m=4096, seeds=2, dead_m=4096, dead_L=20, train_steps=200)}
 
     def validate(self):
         validate.int_in("m", self.m, 8, 65536)
