@@ -551,7 +551,7 @@ def augmented(cfg: AugConfig, ctx) -> AugResult:
                                    seeds=_seed_list(ctx, 1, "aug"), dtype=f32, device=ctx.device))
     if cfg.center:
         ga, ra = ga.centered(), ra.centered()
-    Xb0 = augment(torch.arange(cfg.batch), ctx.generator("aug", "eta", device="cpu"))
+    Xb0 = augment(torch.arange(cfg.batch, device="cpu"), ctx.generator("aug", "eta", device="cpu"))
     eta = {"relu": cfg.c_eta / float(lambda_max(ra, Xb0)[0]), "grelu": cfg.c_eta / float(lambda_max(ga, Xb0)[0])}
     half = cfg.epochs // 2
     hist = {k: [] for k in ("relu_tr", "relu_te", "g_tr", "g_te")}

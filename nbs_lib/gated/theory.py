@@ -19,14 +19,21 @@ def thm5_bounds() -> tuple[float, float]:
 
 
 # ============================================================================ closed forms (spec §1.7)
+def _as64(u) -> torch.Tensor:
+    """Return ``u`` as a float64 tensor (on its own device; Python numbers on the CPU)."""
+    if isinstance(u, torch.Tensor):
+        return u.to(torch.float64)
+    return torch.as_tensor(u, dtype=torch.float64, device="cpu")
+
+
 def kappa0(u):
     """Return ``κ_0(u) = 1 − arccos(u)/π`` (arc-cosine kernel of degree 0, normalised so κ_0(1) = 1)."""
-    return _kernels.arccos_of_cosine(torch.as_tensor(u, dtype=torch.float64), 0)
+    return _kernels.arccos_of_cosine(_as64(u), 0)
 
 
 def kappa1(u):
     """Return ``κ_1(u) = (√(1−u²) + (π − arccos u) u)/π`` (degree 1, κ_1(1) = 1, κ_1(0) = 1/π)."""
-    return _kernels.arccos_of_cosine(torch.as_tensor(u, dtype=torch.float64), 1)
+    return _kernels.arccos_of_cosine(_as64(u), 1)
 
 
 def ntk_closed_form(X1, X2=None, L: int = 1, *, arch: str = "grelu_chain", normalized: bool = True, m=None,
