@@ -60,8 +60,8 @@ def baselines(X, Y, X_te, Y_te) -> dict:
 class Thm1Config(Config):
     """Theorem 1 at its own width m = n²L and step η = d_x/(n⁴L³), and the NTK rate fit at η = c/λ_max."""
 
-    n: int = 12                 # examples (integer in [4, 64])
-    d: int = 24                 # input dimension (integer in [2, 512])
+    n: int = 10                 # examples (integer in [4, 64])
+    d: int = 20                 # input dimension (integer in [2, 512])
     L: int = 4                  # depth (integer in [1, 16])
     seeds: int = 4              # independent draws (integer in [1, 16])
     gate_mode: str = "chain"    # chain | input
@@ -153,16 +153,16 @@ def paper_eta_lmax(gate_mode: str, ctx) -> float:
 class Fig2aConfig(Config):
     """Fig. 2a: widths below, at and above n²L, both nets, protocol A (one η) and B (η = c/λ_max per width)."""
 
-    n: int = 12
-    d: int = 24
+    n: int = 10
+    d: int = 20
     L: int = 4
     seeds: int = 2              # (integer in [1, 16])
-    widths: tuple = (24, 48, 117, 576)   # (integers in [2, 20000]; must include n²L)
+    widths: tuple = (20, 40, 100, 400)   # (integers in [2, 20000]; must include n²L)
     gate_mode: str = "chain"
     c_eta: float = 1.0          # protocol B step in NTK units (in (0, 2))
     eta_literal: float = 0.0    # protocol A step; 0 means 1/λ_max at the theory width (number in [0, 1e6])
-    steps_A: int = 600          # (integer in [10, 100000])
-    steps_B: int = 600          # (integer in [10, 100000])
+    steps_A: int = 400          # (integer in [10, 100000])
+    steps_B: int = 400          # (integer in [10, 100000])
     PROFILES = {"smoke": dict(n=6, d=12, seeds=1, widths=(12, 144), steps_A=80, steps_B=80), "cpu": dict(),
                 "paper": dict(n=32, d=64, seeds=5, widths=(64, 128, 1024, 4096), steps_A=3000, steps_B=1000)}
 
@@ -236,10 +236,10 @@ def fig2a(cfg: Fig2aConfig, ctx) -> Fig2aResult:
 class StabilityConfig(Config):
     """Weight movement τ and the relative NTK change against width (Theorem 3, eq. (5))."""
 
-    n: int = 12
-    d: int = 24
+    n: int = 10
+    d: int = 20
     L: int = 4
-    seeds: int = 3              # (integer in [1, 16])
+    seeds: int = 2              # (integer in [1, 16])
     widths: tuple = (64, 128, 256, 512)   # (integers in [8, 20000], at least 3)
     gate_mode: str = "chain"
     steps: int = 300            # (integer in [10, 100000])
