@@ -7,7 +7,7 @@ import torch
 
 import nbs_lib as nl
 from nbs_lib import gated as gt
-from nbs_lib import sgemm
+from nbs_lib.gated import sgemm
 
 torch.set_num_threads(1)
 
@@ -80,7 +80,8 @@ def test_closed_form_spec_values():
     assert abs(gt.ntk_normalized_offdiag(0.0, 4, "grelu_chain") - 0.0666) < 5e-4
     assert abs(gt.ntk_normalized_offdiag(0.0, 4, "grelu_input") - 0.0199) < 5e-4
     assert abs(gt.ntk_normalized_offdiag(0.0, 4, "relu") - 0.264) < 1e-3
-    assert abs(gt.ntk_normalized_offdiag(0.0, 1, "relu") - 1 / math.pi * 0.5 / 1) > -1  # defined
+    # L = 1 by hand: ρ_0 = κ_1(0) = 1/π and K/K(x,x) = ρ_0 κ_0(ρ_0) = (1/π)(1 − arccos(1/π)/π)
+    assert abs(gt.ntk_normalized_offdiag(0.0, 1, "relu") - (1 - math.acos(1 / math.pi) / math.pi) / math.pi) < 1e-12
     # relu L=1 equals grelu L=1 (one gate from C in both)
     assert abs(gt.ntk_normalized_offdiag(0.3, 1, "relu") - gt.ntk_normalized_offdiag(0.3, 1, "grelu_chain")) < 1e-12
 
@@ -226,6 +227,42 @@ def test_conversion_not_exact_when_n_above_m():
     assert rep["rel_residual"][0, -1] > 0.1
 
 
+def test_conversion_ridge_n_above_m_matches_independent_per_layer_least_squares():
+    # n > m: each layer is a ridge fit of the GReLU post-gate outputs T_k on the converted net's OWN post-ReLU
+    # features A_{k-1} (not on the GReLU's features); reference: numpy lstsq of the stacked system [A; √λ I].
+    X, y = gt.ackley_like(60, 8, seed=5)
+    net = gt.GReLUNet(gt.GatedConfig(d_x=8, d_y=1, m=16, L=3, seeds=(1,)))
+    gt.train(net, X, y, eta=gt.eta_ntk(net, X), steps=20)
+    lam = 0.3
+    relu, _ = gt.grelu_to_relu(net, X, lam=lam)
+    Gs, _ = net.features(X)
+    A = np.maximum(X.numpy() @ net.C[0].numpy().T, 0)
+    for k in range(3):
+        T = Gs[k + 1][0].numpy()
+        Aaug = np.vstack([A, math.sqrt(lam) * np.eye(16)])
+        Wt = np.linalg.lstsq(Aaug, np.vstack([T, np.zeros((16, 16))]), rcond=None)[0].T
+        assert np.allclose(relu.W[0, k].numpy(), Wt, atol=1e-9 * np.abs(Wt).max())
+        pre = A @ Wt.T
+        A = pre if k == 2 else np.maximum(pre, 0)
+    assert np.allclose(relu.forward(X)[0].numpy(), A @ net.B[0].numpy().T, atol=1e-9)
+
+
+def test_block_gates_are_constant_within_a_block_and_follow_the_block_rows_of_psi():
+    b, m = 4, 32
+    for mode in gt.GATE_MODES:
+        net = gt.GReLUNet(gt.GatedConfig(d_x=6, d_y=1, m=m, L=3, gate_mode=mode, block_size=b, seeds=(0,)))
+        X = _unit(10, 6, 4)
+        masks = net.gate_masks(X)
+        z = (X @ net.C[0].T).clamp_min(0)
+        for k in range(3):
+            Mk = masks[k + 1][0]
+            blocks = Mk.reshape(10, m // b, b)
+            assert torch.equal(blocks, blocks[..., :1].expand_as(blocks))  # constant within each block
+            a = (z if mode == "chain" else X) @ net.Psi[0, k].T  # (n, m/b): one gate per block
+            assert torch.equal(blocks[..., 0], a > 0)
+            z = torch.repeat_interleave(a.clamp_min(0), b, dim=-1)
+
+
 def test_relu_to_grelu_switch_preserves_outputs():
     X, y = gt.ackley_like(16, 16, seed=4)
     _, r = gt.make_pair(gt.GatedConfig(d_x=16, d_y=1, m=64, L=3, seeds=(0,)))
@@ -298,3 +335,50 @@ def test_bad_parameters_raise_naming_them():
         net.forward(torch.zeros(2, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match="eta"):
         gt.train(net, _unit(2, 3), torch.zeros(2, 1), eta=-1.0, steps=1)
+
+
+# ---------------------------------------------------------------- centring, baselines, experiments
+def test_centered_net_starts_at_zero_and_trains_like_a_shifted_target():
+    X, y = gt.ackley_like(10, 6, seed=2)
+    for net in gt.make_pair(gt.GatedConfig(d_x=6, d_y=1, m=16, L=2, seeds=(3,))):
+        c = net.centered()
+        assert float(c.forward(X).abs().max()) < 1e-12
+        f0 = net.forward(X)
+        raw = net.clone()
+        eta = gt.eta_ntk(net, X, 0.5)
+        gt.train(c, X, y, eta=eta, steps=3, tol_rel=None)
+        gt.train(raw, X, y + f0[0], eta=eta, steps=3, tol_rel=None)  # same residuals, same gradients
+        assert torch.allclose(c.W, raw.W, atol=1e-12)
+        assert torch.allclose(c.forward(X), raw.forward(X) - f0, atol=1e-10)
+
+
+def test_baselines_against_closed_forms():
+    rng = np.random.default_rng(0)
+    X, Xt = torch.from_numpy(rng.standard_normal((40, 3))), torch.from_numpy(rng.standard_normal((20, 3)))
+    w = np.array([1.0, -2.0, 0.5])
+    Y, Yt = torch.from_numpy(X.numpy() @ w + 3)[:, None], torch.from_numpy(Xt.numpy() @ w + 3)[:, None]
+    b = gt.experiments.baselines(X, Y, Xt, Yt)
+    assert b["linear"] < 1e-20  # a noiseless affine target is fitted exactly
+    assert abs(b["mean"] - float(((Yt - Y.mean()) ** 2).mean())) < 1e-12
+    assert abs(b["zero"] - float((Yt ** 2).mean())) < 1e-12
+
+
+def test_image_configs_check_the_data_before_any_work(monkeypatch):
+    monkeypatch.delenv("NBS_CIFAR10_DIR", raising=False)
+    with pytest.raises(ValueError, match="NBS_CIFAR10_DIR"):
+        gt.experiments.Table2Config.for_profile("paper")
+    with pytest.raises(ValueError, match="cifar10_root"):
+        gt.experiments.AugConfig.for_profile("smoke", cifar10_root="/nonexistent/dir")
+    with pytest.raises(ValueError, match="NBS_SGEMM_CSV"):
+        sgemm.check_source("/nonexistent/sgemm_product.csv")
+
+
+def test_thm1_experiment_step_is_the_theorem_and_masks_divergence():
+    ctx = nl.run_context("smoke", "cpu", 0, announce=False)
+    cfg = gt.experiments.Thm1Config.for_profile("smoke")
+    res = gt.experiments.thm1(cfg, ctx)
+    assert math.isclose(res.eta_thm, cfg.d / (cfg.n ** 4 * cfg.L ** 3), rel_tol=1e-12)
+    assert res.m == cfg.n ** 2 * cfg.L
+    # a seed converges iff its η·λ_max < 2 (linearised GD at these widths)
+    conv = res.loss_thm[-1] < 1e-8
+    assert np.array_equal(conv, res.eta_lmax < 2) or res.metrics["thm"]["frac_converged"] == conv.mean()

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import torch
 
-from . import choose_backend
+from ..gpu import choose_backend
 
 
 # ------------------------------------------------------------------ references
 def gated_matmul_ref(X: torch.Tensor, W: torch.Tensor, mask_bits: torch.Tensor) -> torch.Tensor:
     """Return ``(X Wᵀ) ⊙ unpack(mask_bits)``, ``(n, m)`` (PyTorch reference; masked dense)."""
-    from ..gated import unpack_bits
+    from .model import unpack_bits
 
     return (X @ W.T) * unpack_bits(mask_bits, W.shape[0]).to(X.dtype)
 

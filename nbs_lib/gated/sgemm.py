@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import validate
+from .. import validate
 
 SGEMM_ENV = "NBS_SGEMM_CSV"
 PARAMS = ("MWG", "NWG", "KWG", "MDIMC", "NDIMC", "MDIMA", "NDIMB", "KWI", "VWM", "VWN", "STRM", "STRN", "SA", "SB")
@@ -85,7 +85,11 @@ def read_sgemm_csv(path) -> SGEMM:
     """Return the UCI ``sgemm_product.csv`` at ``path`` (header with the 14 parameters and ``Run1 (ms)``..``Run4 (ms)``)."""
     import pandas as pd
 
-    p = validate.existing_path("path", path, kind="file")
+    try:
+        p = validate.existing_path("path", path, kind="file")
+    except ValueError:
+        raise ValueError(f"{SGEMM_ENV} (or the notebook's sgemm_csv) must name an existing file, the UCI "
+                         f"sgemm_product.csv; got {str(path)!r}") from None
     df = pd.read_csv(p)
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in PARAMS + RUNS if c not in df.columns]
@@ -98,9 +102,24 @@ def read_sgemm_csv(path) -> SGEMM:
     return SGEMM(F, runs, f"UCI SGEMM ({len(F)} rows from {p})")
 
 
+def check_source(path=None) -> str | None:
+    """Return the CSV path from ``path`` or ``$NBS_SGEMM_CSV`` (an existing file), or None for the stand-in.
+
+    Called when a notebook's config is built, so that a wrong path fails before any work; the error names
+    ``NBS_SGEMM_CSV``.
+    """
+    path = path or os.environ.get(SGEMM_ENV) or None
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise ValueError(f"{SGEMM_ENV} (or the notebook's sgemm_csv) must name an existing file, the UCI "
+                         f"sgemm_product.csv; got {str(path)!r}")
+    return str(path)
+
+
 def load_sgemm(path=None, seed: int = 0) -> SGEMM:
     """Return the real data from ``path`` or ``$NBS_SGEMM_CSV`` when given, else :func:`sgemm_synthetic` (``source`` says which)."""
-    path = path or os.environ.get(SGEMM_ENV) or None
+    path = check_source(path)
     if path:
         return read_sgemm_csv(path)
     return sgemm_synthetic(seed)
