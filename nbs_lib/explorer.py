@@ -6,7 +6,9 @@
 ``draw(**values)`` draws one matplotlib figure from the chapter's experiment functions (a fast config) and
 may print short guard messages. In a live Jupyter kernel the sliders are ipywidgets over the same value
 lists; the figure and any printed text always land inside the panel's own output area, which is cleared and
-redrawn (no figure leaks to the log console, the panel shows once). Headless (the book build, papermill) the
+redrawn (no figure leaks to the log console, the panel shows once). Live sliders move over the grid's range
+with points in between (``refine``); the precomputed frames include both ends of every slider, so the
+build's redraw timings cover the live range. Headless (the book build, papermill) the
 figure is drawn for every combination of the grid (at most ``max_frames``) and the panel is emitted as
 self-contained HTML: range sliders, a readout of each value, and a script that swaps precomputed PNG frames
 (embedded as data URIs): no kernel, no network, works from ``file://``.
@@ -119,11 +121,13 @@ N.forEach(function(n){{document.getElementById("{uid}-"+n).addEventListener("inp
 
 def explore(draw: Callable, grid: Mapping[str, Sequence], *, title: str = "", initial: Mapping | None = None,
             live_hint: str = "In Jupyter these sliders are live: run the notebook there to move them freely.",
-            max_frames: int = MAX_FRAMES, max_bytes: int = MAX_BYTES):
+            live: Mapping[str, Sequence] | None = None, max_frames: int = MAX_FRAMES, max_bytes: int = MAX_BYTES):
     """Show the explorer: live ipywidgets in a Jupyter kernel, precomputed HTML when headless.
 
     ``initial`` gives the starting value of each slider (default: its first value; a number not on the grid
-    starts at the nearest grid value). Returns None (the redraw timings travel in the output's payload).
+    starts at the nearest grid value). ``live`` may give a slider's own live values (default
+    ``refine(grid[name])``, e.g. to keep widths even); they must lie within the grid's ends, whose frames
+    are timed in the build. Returns None (the redraw timings travel in the output's payload).
     """
     from IPython.display import HTML, display
 
@@ -138,8 +142,21 @@ def explore(draw: Callable, grid: Mapping[str, Sequence], *, title: str = "", in
             init_idx[n] = min(range(len(values)), key=lambda i: abs(values[i] - v))  # the nearest value
         else:
             raise ValueError(f"initial[{n!r}] = {v!r} is not one of the slider values {values}")
+    live_values = {n: list((live or {}).get(n, refine(grid[n]))) for n in names}
+    unknown = set(live or {}) - set(names)
+    if unknown:
+        raise ValueError(f"live names sliders that the grid does not have: {sorted(unknown)}")
+    for n in names:
+        g = grid[n]
+        if all(isinstance(v, (int, float)) for v in list(g) + live_values[n]):
+            lo, hi = min(g), max(g)
+            if any(not lo <= v <= hi for v in live_values[n]):
+                raise ValueError(f"live[{n!r}] must lie within the grid's range [{lo}, {hi}] (its ends are "
+                                 "the frames timed in the build)")
+        if g[init_idx[n]] not in live_values[n]:
+            live_values[n] = sorted(set(live_values[n]) | {g[init_idx[n]]})
     if not headless():
-        _live(draw, grid, init_idx, title)
+        _live(draw, live_values, {n: grid[n][init_idx[n]] for n in names}, title)
         return None
     frames, seconds = render_frames(draw, grid, max_frames=max_frames)
     page = static_html(frames, grid, title=title, live_hint=live_hint, initial=init_idx)
@@ -155,23 +172,55 @@ def explore(draw: Callable, grid: Mapping[str, Sequence], *, title: str = "", in
     return None
 
 
-def _live(draw: Callable, grid: Mapping[str, Sequence], init_idx: Mapping[str, int], title: str) -> None:
+def refine(values: Sequence, k: int = 4) -> list:
+    """Return the live slider's values: ``values`` with ``k - 1`` points inserted between neighbours.
+
+    Numbers get geometric steps where neighbours differ by more than a factor 2.5 (both positive), linear
+    ones otherwise; integers stay integers (duplicates dropped). The ends are the grid's ends, so the
+    precomputed frames time the live slider's whole range. Anything not a number is kept as it is.
+    """
+    vals = list(values)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals) or k <= 1:
+        return vals
+    ints = all(isinstance(v, int) for v in vals)
+    out = [vals[0]]
+    for a, b in zip(vals, vals[1:]):
+        geo = a > 0 and b > 0 and max(a, b) / min(a, b) > 2.5
+        for j in range(1, k + 1):
+            t = j / k
+            v = a * (b / a) ** t if geo else a + (b - a) * t
+            v = b if j == k else (int(round(v)) if ints else float(f"{v:.3g}"))
+            if v != out[-1]:
+                out.append(v)
+    return out
+
+
+#: seconds a live redraw may take before the panel says so (issue 14's p95 budget)
+LIVE_BUDGET_S = 3.0
+
+
+def _live(draw: Callable, values: Mapping[str, Sequence], start: Mapping, title: str) -> None:
     import ipywidgets as w
     import matplotlib.pyplot as plt
     from IPython.display import display
 
     out = w.Output()
-    sliders = {n: w.SelectionSlider(options=[(_format(v), v) for v in grid[n]], value=grid[n][init_idx[n]],
-                                    description=n, continuous_update=False,
-                                    style={"description_width": "initial"}, layout=w.Layout(width="420px"))
-               for n in grid}
+    sliders = {}
+    for n in values:
+        sliders[n] = w.SelectionSlider(options=[(_format(v), v) for v in values[n]], value=start[n],
+                                       description=n, continuous_update=False,
+                                       style={"description_width": "initial"}, layout=w.Layout(width="420px"))
 
     def redraw(_=None):
         with out:
             out.clear_output(wait=True)
             plt.close("all")
+            t0 = time.perf_counter()
             draw(**{n: s.value for n, s in sliders.items()})
             plt.show()
+            dt = time.perf_counter() - t0
+            if dt > LIVE_BUDGET_S:
+                print(f"This redraw took {dt:.1f} s, over the {LIVE_BUDGET_S:.0f} s budget of a live panel.")
 
     for s in sliders.values():
         s.observe(redraw, names="value")

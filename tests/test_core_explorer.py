@@ -45,3 +45,26 @@ def test_budget_refusals():
 def test_readout_format():
     assert explorer._format(5e-4) == "5.00e-04" and explorer._format(0.1) == "0.1"
     assert explorer._format(4096) == "4096" and explorer._format(2.5e5) == "2.50e+05"
+
+
+def test_refine_keeps_the_grid_ends_and_types():
+    from nbs_lib.explorer import refine
+
+    for grid in ([16, 64, 256, 4096], [0.1, 1.0, 10.0], [0.0, 0.5, 1.0], [-1.0, 0.0, 2.0]):
+        r = refine(grid)
+        assert r[0] == grid[0] and r[-1] == grid[-1]
+        assert all(b > a for a, b in zip(r, r[1:]))           # strictly increasing: no duplicate readouts
+        assert set(grid) <= set(r)                            # every precomputed value is reachable live
+        assert all(isinstance(v, type(grid[0])) for v in r)
+    r = refine([1.0, 100.0], k=2)                             # geometric midpoint for a factor 100
+    assert r[1] == pytest.approx(10.0, rel=1e-2)
+    assert refine(["a", "b"]) == ["a", "b"]
+
+
+def test_live_values_outside_the_timed_range_are_refused():
+    from nbs_lib import explorer
+
+    with pytest.raises(ValueError, match=r"live\['w'\] must lie within"):
+        explorer.explore(lambda w: None, {"w": [1, 2]}, live={"w": [1, 3]})
+    with pytest.raises(ValueError, match="live names sliders"):
+        explorer.explore(lambda w: None, {"w": [1, 2]}, live={"x": [1, 2]})
