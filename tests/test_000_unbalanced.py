@@ -328,7 +328,7 @@ def test_regime_sweep_follows_linear_system_when_lazy():
 
 # ------------------------------------------------------------------------------------------------ experiments
 def _ctx(profile="smoke"):
-    return nl.run_context(profile, "cpu", 0, announce=False)
+    return nl.run_context(profile, "cpu", 0, threads=1, announce=False)  # small GEMMs: one thread is fastest
 
 
 def test_fig1_experiment_matches_unbatched_runs_and_dense_t_nag():
@@ -437,6 +437,7 @@ def test_fig2_experiment_against_a_dense_uncompressed_run():
     Y = ub.lowrank_responses(10, 20, 2, gen=gen, batch=(2,))
     st = [ub.response_stats(Y[b]) for b in range(2)]
     ms = [int(round(2.0 * 20 * 2 * s["kappa_r"] ** 2)) for s in st]
+    gen = ctx.generator("fig2", 2, 2.0)  # the init stream of the grid point (r, α) = (2, 2.0)
     nets = [ub.init_sketch(Y[b], 8, ms[b], 10.0, 0.1, gen=gen) for b in range(2)]
     b, net = 1, nets[1]
     K = ub.ntk_hidden(net.V, net.W, X[b])
@@ -453,6 +454,26 @@ def test_fig2_experiment_against_a_dense_uncompressed_run():
     sr = float(st[b]["sigma"][-1])
     lam = np.linalg.eigvalsh(ub.kbar(X[b]).numpy())[0]
     assert row.mu_bound == pytest.approx(pos[0] / (0.5 * 100.0 * ms[b] * lam * sr ** 2), rel=1e-7)
+
+
+def test_fig2_sweep_merge_does_not_depend_on_item_order_or_chunking():
+    """fig2 through sweep.map: the points run in reverse order, or in two chunks, merge to the same numbers."""
+    E = ub.experiments
+    cfg = E.Fig2Config.for_profile("smoke", d=8, N=10, n=4, ranks=(1, 2), alphas=(1.0, 4.0), trials=2,
+                                   tol=1e-3, max_iter=200)
+    ctx = _ctx()
+    ref = E.fig2(cfg, ctx)
+    items = [(cfg, r, a) for r in cfg.ranks for a in cfg.alphas]
+    rev = E.fig2_merge(cfg, [E.fig2_point(it, ctx) for it in reversed(items)])
+    chunks = [[E.fig2_point(it, ctx) for it in items[k::2]] for k in (1, 0)]  # odd items first, then even
+    split = E.fig2_merge(cfg, [p for c in chunks for p in c])
+    assert len(ref.runs) == 2 * 2 * 2 and ref.runs.iters.notna().all()
+    for other in (rev, split):
+        pd.testing.assert_frame_equal(ref.runs, other.runs, check_exact=True)
+        pd.testing.assert_frame_equal(ref.table, other.table, check_exact=True)
+    # different points draw different inits: the two α of one rank share the data, not the network
+    r1 = ref.runs[(ref.runs.r == 1) & (ref.runs.trial == 0)]
+    assert r1.kappa_r.nunique() == 1 and r1.RW.nunique() == 2
 
 
 def test_subspace_experiment_counts_rank_nr():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -59,24 +60,41 @@ def _check_net(cfg, max_nn: int = 4000):
     _check_scale("c2", cfg.c2)
 
 
-# ------------------------------------------------------------------------------------------------ Fig. 1
 @dataclass(frozen=True)
-class Fig1Config(Config):
-    """Fig. 1 (GD vs NAG at width 2m, init (4)), with Lemma 3.8, the envelopes, Lemmas 3.9–3.10."""
+class ProblemConfig(Config):
+    """The fields every problem of the chapter shares: sizes d, n, N and the init scales c1, c2 (eq. (4)/(8))."""
 
     d: int = 20                # input dimension (integer in [2, 1000])
     n: int = 10                # outputs (integer in [1, 200])
     N: int = 100               # samples (integer in [2, 1000])
-    m: int = 1000              # half width (integer in [1, 100000])
     c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
     c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
+    MAX_NN: ClassVar[int] = 4000   # N·n limit: dense Nn × Nn kernels
+    m = 1                      # (subclasses without a half-width field set it per run)
+
+    def validate(self):
+        _check_net(self, self.MAX_NN)
+
+
+@dataclass(frozen=True)
+class NetConfig(ProblemConfig):
+    """A problem with a fixed half width m (the network has 2m neurons)."""
+
+    m: int = 1000              # half width (integer in [1, 100000])
+
+
+# ------------------------------------------------------------------------------------------------ Fig. 1
+@dataclass(frozen=True)
+class Fig1Config(NetConfig):
+    """Fig. 1 (GD vs NAG at width 2m, init (4)), with Lemma 3.8, the envelopes, Lemmas 3.9–3.10."""
+
     trials: int = 5            # independent draws of data and init (integer in [1, 64])
     T: int = 300               # iterations (integer in [10, 20000])
     PROFILES = {"smoke": dict(d=10, n=5, N=40, m=200, T=400, trials=2), "cpu": dict(),
                 "paper": dict(T=400)}
 
     def validate(self):
-        _check_net(self)
+        super().validate()
         validate.int_in("trials", self.trials, 1, 64)
         validate.int_in("T", self.T, 10, 20000)
 
@@ -121,6 +139,9 @@ def fig1(cfg: Fig1Config, ctx: RunContext, *, rel_level: float = 1e-6, window=(1
     G0 = ck_kernel(net.W, X, cfg.n)
     evK, evH = torch.linalg.eigvalsh(K0), torch.linalg.eigvalsh(K0 + G0)
     L, mu = evK[:, -1], evK[:, 0]
+    if bool((mu <= 1e-10 * L).any()):
+        raise ValueError(f"K0 is singular at half width m = {cfg.m} (its rank is at most md = {cfg.m * cfg.d}, "
+                         f"Nn = {cfg.N * cfg.n}): η, β need λ_min(K0) > 0; raise m")
     kappa = (L / mu).cpu().numpy()
     eta, beta = step_params(L, mu)
     ek = torch.linalg.eigvalsh(kbar(X))
@@ -181,20 +202,14 @@ def fig1(cfg: Fig1Config, ctx: RunContext, *, rel_level: float = 1e-6, window=(1
 
 
 @dataclass(frozen=True)
-class LinearisationConfig(Config):
+class LinearisationConfig(NetConfig):
     """Prop. 3.7: the network's residual against the linear system driven by H0 (one trial)."""
 
-    d: int = 20                # input dimension (integer in [2, 1000])
-    n: int = 10                # outputs (integer in [1, 200])
-    N: int = 100               # samples (integer in [2, 1000])
-    m: int = 1000              # half width (integer in [1, 100000])
-    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
-    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
     steps: int = 60            # iterations compared (integer in [1, 2000])
     PROFILES = {"smoke": dict(d=10, n=5, N=40, m=200), "cpu": dict(), "paper": dict()}
 
     def validate(self):
-        _check_net(self)
+        super().validate()
         validate.int_in("steps", self.steps, 1, 2000)
 
 
@@ -232,14 +247,9 @@ def linearisation(cfg: LinearisationConfig, ctx: RunContext) -> LinearisationRes
 
 # ------------------------------------------------------------------------------------------------ setting (01)
 @dataclass(frozen=True)
-class SettingConfig(Config):
+class SettingConfig(ProblemConfig):
     """Notebook 01: zero output, limiting kernels, Lemmas 3.5–3.6 at m = Nn, the n-sweep, Table 1."""
 
-    d: int = 20                # input dimension (integer in [2, 1000])
-    N: int = 100               # samples (integer in [2, 1000])
-    n: int = 10                # outputs (integer in [1, 200])
-    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
-    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
     mc_samples: int = 200000   # Monte Carlo samples for K̄, Ḡ (integer in [1000, 10000000])
     trials: int = 2            # draws of the init at m = Nn and in the n-sweep (integer in [1, 64])
     n_list: tuple = (1, 2, 5, 10, 20, 40)   # outputs in the n-sweep (integers in [1, 200])
@@ -253,7 +263,7 @@ class SettingConfig(Config):
         return self.N * self.n
 
     def validate(self):
-        _check_net(self)
+        super().validate()
         validate.int_in("mc_samples", self.mc_samples, 1000, 10 ** 7)
         validate.int_in("trials", self.trials, 1, 64)
         validate.int_in("N_nsweep", self.N_nsweep, 2, 400)
@@ -419,14 +429,10 @@ def remark34(cfg: Remark34Config, ctx: RunContext) -> Remark34Result:
 
 # ------------------------------------------------------------------------------------------------ Fig. 2 (03)
 @dataclass(frozen=True)
-class Fig2Config(Config):
+class Fig2Config(ProblemConfig):
     """Fig. 2: iterations of NAG to an absolute loss ``tol`` from the sketching init (8), m = αNrκ(Y)²."""
 
-    d: int = 20                # input dimension (integer in [2, 1000])
-    N: int = 100               # samples (integer in [2, 1000])
     n: int = 50                # outputs (integer in [1, 200])
-    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
-    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
     ranks: tuple = (1, 2, 3, 4)                # ranks r of Y (integers in [1, min(n, 16)])
     alphas: tuple = (0.25, 1.0, 2.0, 4.0)      # width multiples α (numbers in [1/16, 16])
     trials: int = 3            # draws of data and init per (r, α) (integer in [1, 64])
@@ -436,10 +442,10 @@ class Fig2Config(Config):
     PROFILES = {"smoke": dict(d=10, N=40, n=20, ranks=(1, 2), alphas=(0.25, 1.0, 4.0), trials=1),
                 "cpu": dict(),
                 "paper": dict(ranks=(1, 2, 3, 4, 5, 6, 7, 8), alphas=(0.25, 0.5, 1.0, 2.0, 4.0), trials=5)}
-    m = 1                      # (the half width is set per run by α, r and κ(Y))
+    MAX_NN: ClassVar[int] = 10 ** 9   # the dense kernel is never built (restricted Nr × Nr kernels)
 
     def validate(self):
-        _check_net(self, max_nn=10 ** 9)
+        super().validate()
         for r in validate.int_list("ranks", list(self.ranks)):
             validate.int_in("ranks entries", r, 1, min(self.n, self.N, 16))
         for a in self.alphas:
@@ -465,44 +471,19 @@ class Fig2Result:
 
 
 def fig2(cfg: Fig2Config, ctx: RunContext) -> Fig2Result:
-    """Run the Fig. 2 protocol (module docstring of the spec): per r, ``trials`` draws of inputs and rank-r responses;
-    per α the half width ``m = round(α N r κ(Y)²)``, the sketching init, (L, µ) of the restricted ``Nr × Nr`` kernel
-    (the nonzero spectrum of K0), NAG in the compressed coordinates ``(UᵀV, UᵀY)`` (exact, Lemma 4.5) until the
-    absolute loss is below ``tol``; the trials of one (r, α) batched with zero-neuron padding. Each row also holds
-    Lemma 4.2's radii and σ_r(V0) and Lemma 4.3's eigenvalue bounds for that net."""
-    rows = []
-    for r in cfg.ranks:
-        gen = ctx.generator("fig2", r)
-        X = sphere(cfg.d, cfg.N, gen=gen, batch=(cfg.trials,))
-        Y = lowrank_responses(cfg.n, cfg.N, r, gen=gen, batch=(cfg.trials,), kind=cfg.kind)
-        stats = [response_stats(Y[b]) for b in range(cfg.trials)]
-        U = torch.stack([s_["U"] for s_ in stats])
-        Yc = U.transpose(-1, -2) @ Y
-        ek = torch.linalg.eigvalsh(kbar(X))
-        for a in cfg.alphas:
-            ms = [max(1, int(round(a * cfg.N * r * s_["kappa_r"] ** 2))) for s_ in stats]
-            nets = [init_sketch(Y[b], cfg.d, ms[b], cfg.c1, cfg.c2, gen=gen) for b in range(cfg.trials)]
-            comp = [pad_neurons(Net(U[b].T @ nt.V, nt.W), 2 * max(ms)) for b, nt in enumerate(nets)]
-            Vc, Wc = torch.stack([c_.V for c_ in comp]), torch.stack([c_.W for c_ in comp])
-            ev = torch.linalg.eigvalsh(ntk_hidden(Vc, Wc, X))
-            L, mu = ev[:, -1], ev[:, 0]
-            eta, beta = step_params(L, mu)
-            res = train(Net(Vc, Wc), X, Yc, eta=eta, beta=beta, steps=cfg.max_iter, tol=cfg.tol, knobs=KNOBS)
-            hit = res.hit if res.hit is not None else np.full(cfg.trials, -1)
-            for b, nt in enumerate(nets):
-                st, kap = stats[b], float(L[b] / mu[b])
-                sr, s1 = float(st["sigma"][-1]), float(st["sigma"][0])
-                b42 = lemma42_bounds(cfg.c1, cfg.c2, ms[b], r, cfg.d, sr, s1)
-                b43 = lemma43_bounds(cfg.c1, ms[b], r, float(ek[b, 0]), float(ek[b, -1]), sr, s1)
-                rows.append(dict(
-                    r=r, alpha=a, trial=b, m=ms[b], kappa_r=st["kappa_r"], kappa_bar=float(ek[b, -1] / ek[b, 0]),
-                    L=float(L[b]), mu=float(mu[b]), kappa_K0=kap,
-                    iters=float(hit[b]) if hit[b] >= 0 else np.nan, diverged=bool(res.diverged_runs[b]),
-                    pred=iters_pred(1 - 1 / math.sqrt(kap), cfg.tol / float(res.losses[0, b])),
-                    RV=float(nt.V.norm(dim=0).max()), RW=float(nt.W.norm(dim=0).max()),
-                    sv_r=float(torch.linalg.svdvals(U[b].T @ nt.V)[r - 1]), **b42,
-                    mu_bound=float(mu[b]) / b43["mu_lower"], L_bound=float(L[b]) / b43["L_upper"]))
-    runs = pd.DataFrame(rows)
+    """Run the Fig. 2 protocol (module docstring of the spec) over the (r, α) grid with :func:`nbs_lib.sweep.map`,
+    one task per grid point (:func:`fig2_point`); the merged rows are sorted by (r, α, trial), so the result does
+    not depend on the order or the chunking of the tasks."""
+    from .. import sweep
+
+    parts = sweep.map(fig2_point, [(cfg, r, a) for r in cfg.ranks for a in cfg.alphas], ctx)
+    return fig2_merge(cfg, parts)
+
+
+def fig2_merge(cfg: Fig2Config, parts) -> Fig2Result:
+    """Return the :class:`Fig2Result` of the row lists ``parts`` of :func:`fig2_point` (in any order)."""
+    runs = pd.DataFrame([row for part in parts for row in part]).sort_values(["r", "alpha", "trial"])
+    runs = runs.reset_index(drop=True)
     runs["kappa_lim"] = runs.kappa_bar * runs.kappa_r ** 2
     tab = runs.groupby(["r", "alpha"]).agg(width_2m=("m", lambda m: 2 * m.mean()), iters=("iters", "mean"),
                                            pred=("pred", "mean"), kappa_K0=("kappa_K0", "mean"),
@@ -510,22 +491,63 @@ def fig2(cfg: Fig2Config, ctx: RunContext) -> Fig2Result:
     return Fig2Result(cfg, runs, tab)
 
 
+def fig2_point(item, ctx: RunContext) -> list[dict]:
+    """Return the rows of one Fig. 2 grid point ``item = (cfg, r, α)``: ``trials`` draws of inputs and rank-r
+    responses (stream ``("fig2", r)``: the same data for every α of one rank); the half width
+    ``m = round(α N r κ(Y)²)`` and the sketching init (stream ``("fig2", r, α)``); (L, µ) of the restricted
+    ``Nr × Nr`` kernel (the nonzero spectrum of K0); NAG in the compressed coordinates ``(UᵀV, UᵀY)`` (exact,
+    Lemma 4.5) until the absolute loss is below ``tol``, the trials batched with zero-neuron padding. Each row also
+    holds Lemma 4.2's radii and σ_r(V0) and Lemma 4.3's eigenvalue bounds for that net."""
+    cfg, r, a = item
+    gen = ctx.generator("fig2", r)
+    X = sphere(cfg.d, cfg.N, gen=gen, batch=(cfg.trials,))
+    Y = lowrank_responses(cfg.n, cfg.N, r, gen=gen, batch=(cfg.trials,), kind=cfg.kind)
+    stats = [response_stats(Y[b]) for b in range(cfg.trials)]
+    U = torch.stack([s_["U"] for s_ in stats])
+    Yc = U.transpose(-1, -2) @ Y
+    ek = torch.linalg.eigvalsh(kbar(X))
+    gen = ctx.generator("fig2", r, float(a))
+    ms = [max(1, int(round(a * cfg.N * r * s_["kappa_r"] ** 2))) for s_ in stats]
+    nets = [init_sketch(Y[b], cfg.d, ms[b], cfg.c1, cfg.c2, gen=gen) for b in range(cfg.trials)]
+    comp = [pad_neurons(Net(U[b].T @ nt.V, nt.W), 2 * max(ms)) for b, nt in enumerate(nets)]
+    Vc, Wc = torch.stack([c_.V for c_ in comp]), torch.stack([c_.W for c_ in comp])
+    ev = torch.linalg.eigvalsh(ntk_hidden(Vc, Wc, X))
+    L, mu = ev[:, -1], ev[:, 0]
+    if bool((mu <= 1e-10 * L).any()):
+        raise ValueError(f"K0 on R^N ⊗ col(Y) is singular at r = {r}, α = {a:g} (half widths {ms}, d = {cfg.d}): "
+                         "η, β need λ_Nr(K0) > 0; raise the alphas or d")
+    eta, beta = step_params(L, mu)
+    res = train(Net(Vc, Wc), X, Yc, eta=eta, beta=beta, steps=cfg.max_iter, tol=cfg.tol, knobs=KNOBS)
+    hit = res.hit if res.hit is not None else np.full(cfg.trials, -1)
+    rows = []
+    for b, nt in enumerate(nets):
+        st, kap = stats[b], float(L[b] / mu[b])
+        sr, s1 = float(st["sigma"][-1]), float(st["sigma"][0])
+        b42 = lemma42_bounds(cfg.c1, cfg.c2, ms[b], r, cfg.d, sr, s1)
+        b43 = lemma43_bounds(cfg.c1, ms[b], r, float(ek[b, 0]), float(ek[b, -1]), sr, s1)
+        rows.append(dict(
+            r=r, alpha=a, trial=b, m=ms[b], kappa_r=st["kappa_r"], kappa_bar=float(ek[b, -1] / ek[b, 0]),
+            L=float(L[b]), mu=float(mu[b]), kappa_K0=kap,
+            iters=float(hit[b]) if hit[b] >= 0 else np.nan, diverged=bool(res.diverged_runs[b]),
+            pred=iters_pred(1 - 1 / math.sqrt(kap), cfg.tol / float(res.losses[0, b])),
+            RV=float(nt.V.norm(dim=0).max()), RW=float(nt.W.norm(dim=0).max()),
+            sv_r=float(torch.linalg.svdvals(U[b].T @ nt.V)[r - 1]), **b42,
+            mu_bound=float(mu[b]) / b43["mu_lower"], L_bound=float(L[b]) / b43["L_upper"]))
+    return rows
+
+
 @dataclass(frozen=True)
-class SubspaceConfig(Config):
+class SubspaceConfig(ProblemConfig):
     """Lemmas 4.2, 4.4, 4.5 on a problem small enough for the full Nn × Nn kernel."""
 
-    d: int = 20                # input dimension (integer in [2, 1000])
-    N: int = 50                # samples (integer in [2, 1000])
     n: int = 20                # outputs (integer in [1, 200])
+    N: int = 50                # samples (integer in [2, 1000])
     r: int = 3                 # rank of Y (integer in [1, min(n, N)])
-    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
-    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
     steps: int = 200           # NAG iterations (integer in [1, 10000])
-    m = 1
     PROFILES = {"smoke": dict(d=10, N=30, n=12, r=2), "cpu": dict(), "paper": dict()}
 
     def validate(self):
-        _check_net(self)
+        super().validate()
         validate.int_in("r", self.r, 1, min(self.n, self.N))
         validate.int_in("steps", self.steps, 1, 10000)
 
@@ -551,21 +573,18 @@ def subspace(cfg: SubspaceConfig, ctx: RunContext) -> dict:
 
 
 @dataclass(frozen=True)
-class SketchVsGaussianConfig(Config):
+class SketchVsGaussianConfig(NetConfig):
     """Extension: the sketching init (8) and the Gaussian init (4) at the same small width, rank-2 responses."""
 
-    d: int = 20                # input dimension (integer in [2, 1000])
-    N: int = 100               # samples (integer in [2, 1000])
     n: int = 50                # outputs (integer in [1, 200])
     m: int = 130               # half width (integer in [1, 100000])
-    c1: float = 10.0           # output-layer scale (number in [1e-4, 1e4])
-    c2: float = 0.1            # hidden-layer scale (number in [1e-4, 1e4])
+    MAX_NN: ClassVar[int] = 20000   # the Gaussian init's K0 is only applied matrix-free
     steps: int = 1000          # NAG iterations (integer in [10, 100000])
     tol: float = 1e-6          # absolute loss tolerance (number in [1e-12, 1])
     PROFILES = {"smoke": dict(d=10, N=40, n=20, m=60, steps=300), "cpu": dict(), "paper": dict(steps=2000)}
 
     def validate(self):
-        _check_net(self, max_nn=20000)
+        super().validate()
         validate.int_in("steps", self.steps, 10, 100000)
         validate.in_range("tol", self.tol, 1e-12, 1.0)
 
