@@ -3,7 +3,8 @@
 Modules: ``model`` (data generators, the model, inits (4)/(8), closed-form gradients), ``kernels`` (K̄, Ḡ,
 the empirical K_t, G_t, H_t by one GEMM, matrix-free products, the restricted kernel, extreme eigenvalues),
 ``dynamics`` (GD/NAG of eqs. (2)–(3) through :mod:`nbs_lib.optim`, Prop. 3.7's linear system), ``theory``
-(rates, bounds, Table 1), ``experiments`` (one function per figure/claim protocol), ``plots``, ``triton``
+(rates, bounds, Table 1), ``experiments`` (one function per figure/claim protocol), ``plots``, ``explorers``
+(the draw functions of the notebooks' explorers), ``triton``
 (the fused K0 kernel, with its torch reference) and ``claims.yaml`` (the chapter's claim registry).
 A notebook reads ``from nbs_lib import unbalanced as ub``.
 """
