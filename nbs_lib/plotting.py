@@ -1,5 +1,14 @@
-"""Plot style for the book: one palette, theory dashed, measurement solid, seeds as a band."""
+"""Plot style for the book: one palette, theory dashed, measurement solid, seeds as a band.
+
+:func:`use_style` (every notebook calls it in its imports cell) also registers :func:`check_displayed`:
+every figure the notebook displays is checked for overlapping texts once it is rendered for display; an
+overlap prints a warning into the cell's output and adds a record (MIME :data:`FIGURE_CHECK_MIME`) that
+the book build collects and the reproduction report lists.
+"""
 from __future__ import annotations
+
+import sys
+import time
 
 import matplotlib as mpl
 import numpy as np
@@ -20,7 +29,8 @@ CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style (sizes, grid, palette cycle)."""
+    """Apply the book's matplotlib style (sizes, grid, palette cycle); check every displayed figure."""
+    check_displayed()
     mpl.rcParams.update({
         "figure.figsize": (6.4, 4.0),
         "figure.dpi": 100,
@@ -131,7 +141,7 @@ def _overlap(a, b, tol: float) -> bool:
     return (min(a.x1, b.x1) - max(a.x0, b.x0) > tol) and (min(a.y1, b.y1) - max(a.y0, b.y0) > tol)
 
 
-def overlapping_texts(fig, tol: float = 1.0) -> list[tuple[str, str]]:
+def overlapping_texts(fig, tol: float = 1.0, draw: bool = True) -> list[tuple[str, str]]:
     """Return the pairs of texts of ``fig`` whose boxes overlap once the figure is drawn (empty: readable).
 
     Compared: every pair of texts within one axes (titles, axis labels, tick labels, offset texts such as
@@ -139,9 +149,12 @@ def overlapping_texts(fig, tol: float = 1.0) -> list[tuple[str, str]]:
     every text of another (panel titles colliding, a label running into the next panel), plus the
     figure's own texts (``suptitle``, ``fig.text``) against all of these. Boxes are window extents in
     pixels after ``fig.canvas.draw()``; an overlap must exceed ``tol`` pixels in both directions.
-    Each pair is ``(where, what)``, e.g. ``("axes 0", "x tick '10' / x tick '100'")``.
+    Each pair is ``(where, what)``, e.g. ``("axes 0", "x tick '10' / x tick '100'")``. ``draw=False``
+    reuses the layout of the last draw: only for a figure just rendered (e.g. for display) and not changed
+    since (``savefig`` leaves a figure marked stale although nothing moved).
     """
-    fig.canvas.draw()
+    if draw:
+        fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     per_axes = [_axes_texts(ax, renderer) for ax in fig.axes]
     fig_items, seen = [], set()
@@ -181,3 +194,95 @@ def assert_readable(fig, tol: float = 1.0) -> None:
     found = overlapping_texts(fig, tol=tol)
     if found:
         raise AssertionError("overlapping texts:\n" + "\n".join(f"  {w}: {what}" for w, what in found))
+
+
+# ---------------------------------------------------------------- the check of every displayed figure
+FIGURE_CHECK_MIME = "application/vnd.nbs-lib.figure-check+json"
+
+
+def _figure_name(fig) -> str:
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text().strip():
+        return sup.get_text().strip()
+    titles = [ax.get_title().strip() for ax in fig.axes if ax.get_title().strip()]
+    return " | ".join(titles[:3]) or f"figure {getattr(fig, 'number', '?')}"
+
+
+def figure_check(fig, drawn: bool = False) -> dict | None:
+    """Return the overlap record of a figure (None when its texts do not overlap); print a warning on overlap.
+
+    ``drawn=True``: the figure was just rendered and not changed since (as a display formatter running after
+    the PNG one), so the layout of that rendering is reused: no second draw.
+    """
+    t0 = time.perf_counter()
+    found = overlapping_texts(fig, draw=not drawn)
+    if not found:
+        return None
+    name = _figure_name(fig)
+    print(f"Warning: texts overlap in the figure {name!r}:\n" + "\n".join(f"  {w}: {what}" for w, what in found),
+          file=sys.stderr)
+    return {"figure": name, "overlaps": [list(p) for p in found], "seconds": time.perf_counter() - t0}
+
+
+def check_displayed(ip=None) -> bool:
+    """Register :func:`figure_check` for every matplotlib figure displayed in IPython ``ip`` (default: the
+    running one); return False when there is no IPython. Registering twice changes nothing."""
+    if ip is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover
+            return False
+        ip = get_ipython()
+    if ip is None:
+        return False
+    formatters = ip.display_formatter.formatters
+    if FIGURE_CHECK_MIME not in formatters:
+        formatters[FIGURE_CHECK_MIME] = _formatter_class()(parent=ip.display_formatter)
+    return True
+
+
+def _formatter_class():
+    """Return the display formatter class of the check (IPython imported only when a shell exists).
+
+    It tests the object's type itself instead of registering ``for_type(Figure)``: IPython's
+    ``select_figure_formats`` (run when the inline backend activates, possibly after ``use_style``) drops
+    every formatter's registration for ``Figure``.
+    """
+    from IPython.core.formatters import JSONFormatter
+    from traitlets import Unicode
+
+    class FigureCheckFormatter(JSONFormatter):
+        format_type = Unicode(FIGURE_CHECK_MIME)
+
+        def __call__(self, obj):
+            from matplotlib.figure import Figure
+
+            if not self.enabled or not isinstance(obj, Figure):
+                return None
+            return _safe_check(obj, self.parent.formatters)
+
+    return FigureCheckFormatter
+
+
+RASTER_TYPES = ("image/png", "image/jpeg")
+
+
+def _rendered(fig, formatters) -> bool:
+    """Return True when a raster formatter ran on ``fig`` before the check (formatters run in order)."""
+    for mime in RASTER_TYPES:
+        f = formatters.get(mime)
+        if f is not None and f.enabled and list(formatters).index(mime) < list(formatters).index(FIGURE_CHECK_MIME):
+            try:
+                f.lookup(fig)
+            except KeyError:
+                continue
+            return True
+    return False
+
+
+def _safe_check(fig, formatters):
+    try:
+        return figure_check(fig, drawn=_rendered(fig, formatters))
+    except Exception as exc:  # a check must never break a notebook's display
+        print(f"Warning: the figure check failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None

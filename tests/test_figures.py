@@ -137,3 +137,64 @@ def test_data_note_on_an_axes_without_x_axis(hide):
     r = fig.canvas.get_renderer()
     box = note.get_window_extent(r)
     assert box.y1 <= ax.get_window_extent(r).y0 + 0.5  # under the image, not over it
+
+
+# ---------------------------------------------------------------- every displayed figure is checked
+@pytest.fixture
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
+
+    ip = InteractiveShell.instance()
+    assert plotting.check_displayed(ip) and plotting.check_displayed(ip)  # registering twice is harmless
+    # the inline backend activates after use_style in a notebook and drops every Figure registration
+    select_figure_formats(ip, {"png"})
+    yield ip
+    ip.display_formatter.formatters.pop(plotting.FIGURE_CHECK_MIME, None)
+    InteractiveShell.clear_instance()  # other tests run without a shell
+
+
+def _colliding_titles():
+    fig, ax = plt.subplots(1, 2, figsize=(4, 3))
+    ax[0].set_title("the Hessian's smallest eigenvalue over time")
+    ax[1].set_title("the escape time for every width")
+    return fig
+
+
+def test_a_displayed_figure_with_overlaps_carries_a_record_and_a_warning(shell, capsys):
+    fig = _colliding_titles()
+    data, _ = shell.display_formatter.format(fig)
+    assert "image/png" in data
+    rec = data[plotting.FIGURE_CHECK_MIME]
+    assert rec["figure"] == "the Hessian's smallest eigenvalue over time | the escape time for every width"
+    assert [tuple(p) for p in rec["overlaps"]] == plotting.overlapping_texts(fig)  # reused layout = a fresh draw
+    assert "Warning: texts overlap" in capsys.readouterr().err
+
+
+def test_a_displayed_readable_figure_carries_no_record(shell, capsys):
+    fig, _ = _clean_figure()
+    data, _ = shell.display_formatter.format(fig)
+    assert "image/png" in data and plotting.FIGURE_CHECK_MIME not in data
+    assert "Warning" not in capsys.readouterr().err
+    data, _ = shell.display_formatter.format("not a figure")
+    assert plotting.FIGURE_CHECK_MIME not in data
+
+
+def test_the_check_reuses_the_display_draw(shell, monkeypatch):
+    fig = _colliding_titles()
+    draws = []
+    real = type(fig.canvas).draw
+    monkeypatch.setattr(type(fig.canvas), "draw", lambda self, *a, **k: (draws.append(1), real(self, *a, **k))[1])
+    shell.display_formatter.formatters["image/png"](fig)
+    n_png = len(draws)
+    assert plotting._rendered(fig, shell.display_formatter.formatters)
+    plotting._safe_check(fig, shell.display_formatter.formatters)
+    assert len(draws) == n_png, "the check drew the figure again"
+    # without a raster rendering before it, the check draws the figure itself
+    assert plotting.figure_check(_colliding_titles(), drawn=False)["overlaps"]
+
+
+def test_use_style_registers_the_check_in_a_running_shell(shell):
+    shell.display_formatter.formatters.pop(plotting.FIGURE_CHECK_MIME)
+    plotting.use_style()
+    assert plotting.FIGURE_CHECK_MIME in shell.display_formatter.formatters
