@@ -223,29 +223,39 @@ LIVE_BUDGET_S = 3.0
 
 def _live(draw: Callable, values: Mapping[str, Sequence], start: Mapping, title: str) -> None:
     import ipywidgets as w
+
+    sliders = {n: w.SelectionSlider(options=[(_format(v), v) for v in values[n]], value=start[n], description=n,
+                                    continuous_update=False, style={"description_width": "initial"},
+                                    layout=w.Layout(width="420px"))
+               for n in values}
+    live_panel(draw, sliders, title)
+
+
+def live_panel(draw: Callable, controls: Mapping, title: str = "") -> None:
+    """Display ``controls`` (ipywidgets by parameter name) above one output area redrawn by ``draw(**values)``.
+
+    The output area is cleared and redrawn on every change, the figure and printed messages land inside it,
+    the panel shows once, and a redraw over :data:`LIVE_BUDGET_S` says so. (``widgets.interact`` is this.)
+    """
+    import ipywidgets as w
     import matplotlib.pyplot as plt
     from IPython.display import display
 
     out = w.Output()
-    sliders = {}
-    for n in values:
-        sliders[n] = w.SelectionSlider(options=[(_format(v), v) for v in values[n]], value=start[n],
-                                       description=n, continuous_update=False,
-                                       style={"description_width": "initial"}, layout=w.Layout(width="420px"))
 
     def redraw(_=None):
         with out:
             out.clear_output(wait=True)
             plt.close("all")
             t0 = time.perf_counter()
-            draw(**{n: s.value for n, s in sliders.items()})
+            draw(**{n: c.value for n, c in controls.items()})
             plt.show()
             dt = time.perf_counter() - t0
             if dt > LIVE_BUDGET_S:
                 print(f"This redraw took {dt:.1f} s, over the {LIVE_BUDGET_S:.0f} s budget of a live panel.")
 
-    for s in sliders.values():
-        s.observe(redraw, names="value")
+    for c in controls.values():
+        c.observe(redraw, names="value")
     box = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-    display(w.VBox(box + list(sliders.values()) + [out]))
+    display(w.VBox(box + list(controls.values()) + [out]))
     redraw()

@@ -89,3 +89,32 @@ def test_live_values_outside_the_timed_range_are_refused():
         explorer.explore(lambda w: None, {"w": [1, 2]}, live={"w": [1, 3]})
     with pytest.raises(ValueError, match="live names sliders"):
         explorer.explore(lambda w: None, {"w": [1, 2]}, live={"x": [1, 2]})
+
+
+def test_live_panel_redraws_on_each_slider_change_and_shows_once(monkeypatch):
+    """The live path (explorer in Jupyter, and widgets.interact, which is the same panel): one display, a draw
+    at the start values, one redraw per change with the new values, a message when a redraw is over budget."""
+    import ipywidgets as w
+
+    from nbs_lib import widgets
+
+    shown, calls = [], []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **k: shown.extend(objs))
+    monkeypatch.setattr(explorer, "headless", lambda: False)
+    explorer.explore(lambda a, b: calls.append((a, b)), {"a": [1, 4], "b": [0.1, 10.0]}, title="t",
+                     initial={"b": 10.0})
+    [box] = shown
+    sliders = [c for c in box.children if isinstance(c, w.SelectionSlider)]
+    assert [s.description for s in sliders] == ["a", "b"] and calls == [(1, 10.0)]
+    assert sliders[0].options == (("1", 1), ("2", 2), ("3", 3), ("4", 4))       # the grid's range, refined
+    sliders[0].value = 4
+    assert calls[-1] == (4, 10.0) and len(calls) == 2
+    monkeypatch.setattr(explorer, "LIVE_BUDGET_S", -1.0)
+    printed = []
+    monkeypatch.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
+    sliders[1].value = 0.1
+    assert calls[-1] == (4, 0.1) and "over the" in printed[-1]
+    shown.clear()
+    monkeypatch.setattr(widgets, "headless", lambda: False)
+    assert widgets.interact(lambda x: calls.append(x), x=w.IntSlider(value=3)) is None
+    assert len(shown) == 1 and calls[-1] == 3
