@@ -44,7 +44,9 @@ def stage(report: dict, executed: Path, dest: Path) -> None:
             shutil.copy2(src, dest / n["path"])
     bench = site.collect_bench(report, executed)  # timings and figure checks of the executed notebooks
     runner.atomic_write_text(dest.parent / "bench.json", json.dumps(bench, indent=1) + "\n")
-    runner.atomic_write_text(dest / "book" / "report.md", report_markdown(report, figures=bench["figure_checks"]))
+    gpu = site.load_gpu_bench(site.GPU_BENCH)
+    runner.atomic_write_text(dest / "book" / "report.md",
+                             report_markdown(report, figures=bench["figure_checks"], bench=bench, gpu=gpu))
     site.prepare_stage(dest, report, bench)  # offline MathJax extension, cleaned notebooks, chapter overviews
 
 

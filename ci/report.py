@@ -108,11 +108,28 @@ def _figures_section(figures: list[dict]) -> list[str]:
     return lines
 
 
-def report_markdown(report: dict, *, built: str | None = None, figures: list[dict] | None = None) -> str:
+def _timings_section(bench: dict, gpu: dict | None) -> list[str]:
+    from ci import site
+
+    lines = ["", "## Timings", "",
+             "The speed measurements (`nbs_lib.bench`) and explorer redraws of this build, per chapter (also on "
+             "each chapter's page), from `_build/bench.json`."]
+    chapters = {e["chapter"] for e in bench.get("benchmarks", []) + bench.get("explorers", [])}
+    chapters |= {e["chapter"] for e in (gpu or {}).get("benchmarks", [])}
+    if not chapters:
+        return lines + ["", "No notebook published a timing in this build."]
+    for ch in [c for c in CHAPTER_TITLES if c in chapters] + sorted(chapters - set(CHAPTER_TITLES)):
+        lines += ["", f"### {CHAPTER_TITLES.get(ch, ch)}", ""] + site.bench_markdown(bench, ch, gpu, heading="####")
+    return lines
+
+
+def report_markdown(report: dict, *, built: str | None = None, figures: list[dict] | None = None,
+                    bench: dict | None = None, gpu: dict | None = None) -> str:
     """Return the Markdown of the reproduction report page for a ``reproduction.json`` content.
 
     ``figures``: the figures whose texts overlapped when displayed (``bench.json``'s ``figure_checks``);
-    listed in their own section when given.
+    ``bench``/``gpu``: the run's timings and a GPU run's (``ci.site.collect_bench``); each listed in its
+    own section when given.
     """
     claims = report["claims"]
     notebooks = report["notebooks"]
@@ -211,6 +228,8 @@ def report_markdown(report: dict, *, built: str | None = None, figures: list[dic
     lines += ["", f"Total notebook time: {total:.0f} s at profile `{report['profile']}` on {report['device']}"
               + (f", plus {reused:.0f} s of notebooks reused from the cache (timed when they ran)." if reused else ".")
               + " Seconds of a cached notebook are those of the run that executed it.", ""]
+    if bench is not None:
+        lines += _timings_section(bench, gpu)
     if figures is not None:
         lines += _figures_section(figures) + [""]
     return "\n".join(lines)

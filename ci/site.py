@@ -321,7 +321,7 @@ def _nb_link(path: str) -> str:
     return f"{{doc}}`{Path(path).stem} </{Path(path).with_suffix('').as_posix()}>`"
 
 
-def bench_markdown(bench: dict, chapter: str, gpu: dict | None = None) -> list[str]:
+def bench_markdown(bench: dict, chapter: str, gpu: dict | None = None, heading: str = "##") -> list[str]:
     """Return the Markdown of a chapter's speed measurements and explorer redraw timings.
 
     Speed: one row per (notebook, measurement, variant); the CPU and GPU columns show the median (IQR) and
@@ -338,7 +338,7 @@ def bench_markdown(bench: dict, chapter: str, gpu: dict | None = None) -> list[s
             slot["gpu" if _is_gpu(r.get("device") or e.get("device")) else "cpu"] = r
             if r.get("predicted") is not None:
                 slot["predicted"] = r["predicted"]
-    lines = ["## Speed measurements", ""]
+    lines = [f"{heading} Speed measurements", ""]
     if not table:
         lines.append("No notebook of this chapter published a speed measurement in this build.")
     else:
@@ -357,7 +357,7 @@ def bench_markdown(bench: dict, chapter: str, gpu: dict | None = None) -> list[s
             pred = "–" if slot["predicted"] is None else f"{slot['predicted']:.3g}×"
             lines.append(f"| {_nb_link(nb)} | {meas} | {variant} | {_timing_cell(slot['cpu'])} | "
                          f"{_timing_cell(slot['gpu'])} | {pred} |")
-    lines += ["", "## Explorer redraw timings", ""]
+    lines += ["", f"{heading} Explorer redraw timings", ""]
     exps = [e for e in bench.get("explorers", []) if e.get("chapter") == chapter]
     if not exps:
         lines.append("No explorer of this chapter was precomputed in this build.")

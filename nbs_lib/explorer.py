@@ -69,10 +69,13 @@ def render_frames(draw: Callable, grid: Mapping[str, Sequence], *, dpi: int = 72
     """
     import matplotlib.pyplot as plt
 
+    from . import plotting
+
     names = _check_grid(grid, max_frames)
     frames, seconds = {}, []
-    show = plt.show
+    show, watch = plt.show, plotting.WATCH_DRAWS
     plt.show = lambda *a, **k: None
+    plotting.WATCH_DRAWS = False  # frames are not displayed figures: no text check at their draws
     try:
         for idx in itertools.product(*(range(len(grid[n])) for n in names)):
             plt.close("all")
@@ -85,7 +88,7 @@ def render_frames(draw: Callable, grid: Mapping[str, Sequence], *, dpi: int = 72
             seconds.append(time.perf_counter() - t0)
             frames["_".join(map(str, idx))] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
     finally:
-        plt.show = show
+        plt.show, plotting.WATCH_DRAWS = show, watch
     return frames, seconds
 
 

@@ -141,7 +141,7 @@ def _overlap(a, b, tol: float) -> bool:
     return (min(a.x1, b.x1) - max(a.x0, b.x0) > tol) and (min(a.y1, b.y1) - max(a.y0, b.y0) > tol)
 
 
-def overlapping_texts(fig, tol: float = 1.0, draw: bool = True) -> list[tuple[str, str]]:
+def overlapping_texts(fig, tol: float = 1.0) -> list[tuple[str, str]]:
     """Return the pairs of texts of ``fig`` whose boxes overlap once the figure is drawn (empty: readable).
 
     Compared: every pair of texts within one axes (titles, axis labels, tick labels, offset texts such as
@@ -149,13 +149,14 @@ def overlapping_texts(fig, tol: float = 1.0, draw: bool = True) -> list[tuple[st
     every text of another (panel titles colliding, a label running into the next panel), plus the
     figure's own texts (``suptitle``, ``fig.text``) against all of these. Boxes are window extents in
     pixels after ``fig.canvas.draw()``; an overlap must exceed ``tol`` pixels in both directions.
-    Each pair is ``(where, what)``, e.g. ``("axes 0", "x tick '10' / x tick '100'")``. ``draw=False``
-    reuses the layout of the last draw: only for a figure just rendered (e.g. for display) and not changed
-    since (``savefig`` leaves a figure marked stale although nothing moved).
+    Each pair is ``(where, what)``, e.g. ``("axes 0", "x tick '10' / x tick '100'")``.
     """
-    if draw:
-        fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    return _overlaps(fig, fig.canvas.get_renderer(), tol)
+
+
+def _overlaps(fig, renderer, tol: float = 1.0) -> list[tuple[str, str]]:
+    """Return the overlapping texts of ``fig`` as laid out in its last draw with ``renderer``."""
     per_axes = [_axes_texts(ax, renderer) for ax in fig.axes]
     fig_items, seen = [], set()
     for t in fig.texts + [getattr(fig, "_suptitle", None), getattr(fig, "_supxlabel", None),
@@ -211,17 +212,49 @@ def _figure_name(fig) -> str:
 def figure_check(fig, drawn: bool = False) -> dict | None:
     """Return the overlap record of a figure (None when its texts do not overlap); print a warning on overlap.
 
-    ``drawn=True``: the figure was just rendered and not changed since (as a display formatter running after
-    the PNG one), so the layout of that rendering is reused: no second draw.
+    ``drawn=True``: the figure was just rendered (as by the display's PNG formatter, which runs before the
+    check) and the texts' boxes were measured during that rendering (:func:`watch_figure`): no second draw.
+    Otherwise the figure is drawn here.
     """
     t0 = time.perf_counter()
-    found = overlapping_texts(fig, draw=not drawn)
+    found = getattr(fig, "_nbs_overlaps", None) if drawn else None
+    if found is None:
+        found = overlapping_texts(fig)
+        seconds = time.perf_counter() - t0
+    else:
+        seconds = getattr(fig, "_nbs_overlaps_s", 0.0) + time.perf_counter() - t0
+    fig._nbs_check_s = seconds
     if not found:
         return None
     name = _figure_name(fig)
     print(f"Warning: texts overlap in the figure {name!r}:\n" + "\n".join(f"  {w}: {what}" for w, what in found),
           file=sys.stderr)
-    return {"figure": name, "overlaps": [list(p) for p in found], "seconds": time.perf_counter() - t0}
+    return {"figure": name, "overlaps": [list(p) for p in found], "seconds": seconds}
+
+
+#: measure texts at every draw of a pyplot figure (off while an explorer draws its frames)
+WATCH_DRAWS = True
+
+
+def watch_figure(fig) -> None:
+    """Measure the texts of ``fig`` at the end of each of its draws (a pyplot ``figure.hooks`` entry).
+
+    The boxes are taken in the draw's own layout, so a check after a ``bbox_inches="tight"`` rendering
+    (which leaves the axis labels placed for the shifted canvas) sees what was drawn.
+    """
+    fig.canvas.mpl_connect("draw_event", _measure_on_draw)
+
+
+def _measure_on_draw(event) -> None:
+    fig, renderer = event.canvas.figure, event.renderer
+    if not WATCH_DRAWS or renderer is None or "draw_path" in vars(renderer):  # a layout-only pass
+        return
+    t0 = time.perf_counter()
+    try:
+        fig._nbs_overlaps = _overlaps(fig, renderer)
+    except Exception:  # a measurement must never break a draw
+        fig._nbs_overlaps = None
+    fig._nbs_overlaps_s = time.perf_counter() - t0
 
 
 def check_displayed(ip=None) -> bool:
@@ -235,6 +268,9 @@ def check_displayed(ip=None) -> bool:
         ip = get_ipython()
     if ip is None:
         return False
+    hook = "nbs_lib.plotting:watch_figure"
+    if hook not in mpl.rcParams["figure.hooks"]:
+        mpl.rcParams["figure.hooks"] = list(mpl.rcParams["figure.hooks"]) + [hook]
     formatters = ip.display_formatter.formatters
     if FIGURE_CHECK_MIME not in formatters:
         formatters[FIGURE_CHECK_MIME] = _formatter_class()(parent=ip.display_formatter)

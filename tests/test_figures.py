@@ -152,6 +152,7 @@ def shell():
     yield ip
     ip.display_formatter.formatters.pop(plotting.FIGURE_CHECK_MIME, None)
     InteractiveShell.clear_instance()  # other tests run without a shell
+    matplotlib.rcParams["figure.hooks"] = []
 
 
 def _colliding_titles():
@@ -180,18 +181,45 @@ def test_a_displayed_readable_figure_carries_no_record(shell, capsys):
     assert plotting.FIGURE_CHECK_MIME not in data
 
 
-def test_the_check_reuses_the_display_draw(shell, monkeypatch):
-    fig = _colliding_titles()
+def _log_axes_with_tight_display():
+    """A figure on which a check reusing the layout left by a bbox_inches="tight" rendering (as the display's
+    PNG does) finds axis labels over tick labels that the drawn figure does not have."""
+    fig, ax = plt.subplots()
+    w = np.geomspace(16, 16384, 6)
+    ax.plot(w, 0.3 * (w / 16) ** -0.05, label="NTK (measured)")
+    plotting.slope_guide(ax, w, 0.3, -0.05, label=r"theory: slope $-1/2$")
+    ax.set(xscale="log", yscale="log", xlabel="width $m$", ylabel=r"$\|K_m - K_\infty\|_F / \|K_\infty\|_F$")
+    plotting.data_note(ax, "data: N points uniform on the unit sphere (generated)")
+    ax.legend(loc="lower left")
+    return fig
+
+
+def test_the_check_measures_the_display_draw_itself(shell, monkeypatch):
+    fig = _log_axes_with_tight_display()
     draws = []
     real = type(fig.canvas).draw
     monkeypatch.setattr(type(fig.canvas), "draw", lambda self, *a, **k: (draws.append(1), real(self, *a, **k))[1])
-    shell.display_formatter.formatters["image/png"](fig)
-    n_png = len(draws)
-    assert plotting._rendered(fig, shell.display_formatter.formatters)
-    plotting._safe_check(fig, shell.display_formatter.formatters)
-    assert len(draws) == n_png, "the check drew the figure again"
+    formatters = shell.display_formatter.formatters
+    assert formatters["image/png"](fig) and draws, "the PNG rendering draws the figure"
+    n = len(draws)
+    assert formatters[plotting.FIGURE_CHECK_MIME](fig) is None and len(draws) == n, "the check drew it again"
+    assert fig._nbs_overlaps == [] == plotting.overlapping_texts(fig)  # what a fresh draw finds
     # without a raster rendering before it, the check draws the figure itself
     assert plotting.figure_check(_colliding_titles(), drawn=False)["overlaps"]
+
+
+def test_explorer_frames_are_not_measured(shell):
+    from nbs_lib import explorer
+
+    seen = []
+
+    def draw(a):
+        seen.append(plt.gcf()) if plt.get_fignums() else None
+        _colliding_titles()
+        seen.append(plt.gcf())
+
+    explorer.render_frames(draw, {"a": [1, 2]})
+    assert seen and all(not hasattr(f, "_nbs_overlaps") for f in seen) and plotting.WATCH_DRAWS
 
 
 def test_use_style_registers_the_check_in_a_running_shell(shell):

@@ -364,6 +364,9 @@ def test_report_lists_figures_with_overlapping_texts(tmp_path):
     assert "| {doc}`05_runtime <003_x/05_runtime>` | 6 | escape times | axes 0 / axes 1: title 'a' / title 'b' |" in text
     assert "None in this build." in report_markdown(report, built="now", figures=[])
     assert "overlapping texts" not in report_markdown(report, built="now")
+    timings = report_markdown(report, built="now", bench=b)
+    assert "## Timings" in timings and "### 003 · Subquadratic" in timings and "#### Speed measurements" in timings
+    assert "| not measured | 128× |" in timings and "004 ·" not in timings  # chapters with timings only
 
 
 def test_site_bench_command_writes_bench_json(tmp_path):
