@@ -112,8 +112,8 @@ def _timings_section(bench: dict, gpu: dict | None) -> list[str]:
     from ci import site
 
     lines = ["", "## Timings", "",
-             "The speed measurements (`nbs_lib.bench`) and explorer redraws of this build, per chapter (also on "
-             "each chapter's page), from `_build/bench.json`."]
+             "The speed measurements (`nbs_lib.bench`) and explorer redraws of this build, per chapter, from "
+             "`_build/bench.json` (a chapter's tables are also in the overview on its index page)."]
     chapters = {e["chapter"] for e in bench.get("benchmarks", []) + bench.get("explorers", [])}
     chapters |= {e["chapter"] for e in (gpu or {}).get("benchmarks", [])}
     if not chapters:

@@ -365,7 +365,8 @@ def bench_markdown(bench: dict, chapter: str, gpu: dict | None = None, heading: 
     b = bench.get("budget") or REDRAW_BUDGET
     lines += [f"Seconds per precomputed frame (every slider value, both ends included) at the build's profile, "
               f"against the budget p50 ≤ {b['p50_s']:g} s, p95 ≤ {b['p95_s']:g} s.", "",
-              "| notebook | explorer | frames | p50 | p95 | max | size | budget |", "|---|---|---:|---:|---:|---:|---:|---|"]
+              "| notebook | explorer | frames | p50 | p95 | max | size | budget |",
+              "|---|---|---:|---:|---:|---:|---:|---|"]
     for e in exps:
         flag = "within" if not e["over_budget"] else "**over**: " + "; ".join(e["over_budget"])
         size = "–" if e.get("bytes") is None else f"{e['bytes'] / 1e6:.2f} MB"

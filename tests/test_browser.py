@@ -86,7 +86,9 @@ async () => {
     const frames = JSON.parse((document.getElementById(id + '-frames') || {}).textContent || '{}');
     const img = document.getElementById(id + '-img');
     const inputs = names.map(n => document.getElementById(id + '-' + n));
-    if (!img || inputs.some(i => !i)) { res.problems.push('panel without its image or sliders'); panels.push(res); continue; }
+    if (!img || inputs.some(i => !i)) {
+      res.problems.push('panel without its image or sliders'); panels.push(res); continue;
+    }
     const sizes = inputs.map(i => +i.max - +i.min + 1);
     const total = sizes.reduce((a, b) => a * b, 1);
     for (let k = 0; k < total; k++) {

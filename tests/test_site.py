@@ -361,7 +361,8 @@ def test_report_lists_figures_with_overlapping_texts(tmp_path):
     report = {"profile": "cpu", "device": "cpu", "claims": [], "notebooks": []}
     text = report_markdown(report, built="now", figures=b["figure_checks"])
     assert "## Figures with overlapping texts" in text
-    assert "| {doc}`05_runtime <003_x/05_runtime>` | 6 | escape times | axes 0 / axes 1: title 'a' / title 'b' |" in text
+    assert ("| {doc}`05_runtime <003_x/05_runtime>` | 6 | escape times | "
+            "axes 0 / axes 1: title 'a' / title 'b' |") in text
     assert "None in this build." in report_markdown(report, built="now", figures=[])
     assert "overlapping texts" not in report_markdown(report, built="now")
     timings = report_markdown(report, built="now", bench=b)
