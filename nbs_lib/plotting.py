@@ -227,9 +227,23 @@ def figure_check(fig, drawn: bool = False) -> dict | None:
     if not found:
         return None
     name = _figure_name(fig)
-    print(f"Warning: texts overlap in the figure {name!r}:\n" + "\n".join(f"  {w}: {what}" for w, what in found),
-          file=sys.stderr)
+    print(warning_text(name, found), file=sys.stderr)
     return {"figure": name, "overlaps": [list(p) for p in found], "seconds": seconds}
+
+
+#: characters per line of the warning (it must fit the book's code column)
+WARNING_WIDTH = 88
+
+
+def warning_text(name: str, found: list) -> str:
+    """Return the warning printed under a figure whose texts overlap, wrapped to :data:`WARNING_WIDTH`."""
+    import textwrap
+
+    lines = ["Warning: texts overlap in this figure (nbs_lib.plotting.figure_check)"]
+    for text in [f"figure: {name}"] + [f"{w}: {what}" for w, what in found]:
+        lines += textwrap.wrap(text, WARNING_WIDTH, initial_indent="  ", subsequent_indent="      ",
+                               break_long_words=True)
+    return "\n".join(lines)
 
 
 #: measure texts at every draw of a pyplot figure (off while an explorer draws its frames)

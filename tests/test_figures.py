@@ -169,7 +169,9 @@ def test_a_displayed_figure_with_overlaps_carries_a_record_and_a_warning(shell, 
     rec = data[plotting.FIGURE_CHECK_MIME]
     assert rec["figure"] == "the Hessian's smallest eigenvalue over time | the escape time for every width"
     assert [tuple(p) for p in rec["overlaps"]] == plotting.overlapping_texts(fig)  # reused layout = a fresh draw
-    assert "Warning: texts overlap" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Warning: texts overlap" in err and "the escape time for every width" in err
+    assert max(map(len, err.splitlines())) <= plotting.WARNING_WIDTH  # fits the book's code column
 
 
 def test_a_displayed_readable_figure_carries_no_record(shell, capsys):
