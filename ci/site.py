@@ -43,6 +43,8 @@ EXPLORER_MIME = "application/vnd.nbs-lib.explorer+json"  # nbs_lib.explorer.MIME
 FIGURE_MIME = "application/vnd.nbs-lib.figure-check+json"  # nbs_lib.plotting.FIGURE_CHECK_MIME
 #: the redraw budget of an explorer frame (issue 14): median and 95th percentile, seconds
 REDRAW_BUDGET = {"p50_s": 1.0, "p95_s": 3.0}
+#: seconds of frames all explorers of one chapter may add to the book build (the helpers' brief, at cpu)
+CHAPTER_EXPLORERS_BUDGET_S = 30.0
 GPU_BENCH = ROOT / "book" / "gpu_bench.json"
 HIDE = "hide-input"
 
@@ -264,7 +266,8 @@ def over_budget(p50: float | None, p95: float | None, budget: dict = REDRAW_BUDG
 def _explorer_entry(p: dict) -> dict:
     p50, p95 = p.get("p50_s"), p.get("p95_s")
     return {"title": p.get("title") or "explorer", "frames": p.get("frames"), "p50_s": p50, "p95_s": p95,
-            "max_s": p.get("max_s"), "bytes": p.get("bytes"), "grid": p.get("grid") or {},
+            "max_s": p.get("max_s"), "total_s": p.get("total_s"), "bytes": p.get("bytes"),
+            "grid": p.get("grid") or {}, "live_ends": p.get("live_ends") or {},
             "over_budget": over_budget(p50, p95)}
 
 
@@ -372,6 +375,13 @@ def bench_markdown(bench: dict, chapter: str, gpu: dict | None = None, heading: 
         size = "–" if e.get("bytes") is None else f"{e['bytes'] / 1e6:.2f} MB"
         lines.append(f"| {_nb_link(e['notebook'])} | {e['title']} | {e['frames']} | {_secs(e['p50_s'])} | "
                      f"{_secs(e['p95_s'])} | {_secs(e['max_s'])} | {size} | {flag} |")
+    totals = [e["total_s"] for e in exps if e.get("total_s") is not None]
+    if totals:
+        total = sum(totals)
+        over = total > CHAPTER_EXPLORERS_BUDGET_S
+        lines += ["", f"All frames of this chapter's explorers took {_secs(total)} of the build "
+                      f"({'**over**' if over else 'within'} the {CHAPTER_EXPLORERS_BUDGET_S:g} s budget of a "
+                      "chapter at `cpu`)."]
     return lines
 
 

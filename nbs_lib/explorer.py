@@ -183,6 +183,7 @@ def explore(draw: Callable, grid: Mapping[str, Sequence], *, title: str = "", in
 
     p50, p95 = (float(q) for q in np.quantile(seconds, [0.5, 0.95]))
     stats = {"title": title, "frames": len(seconds), "p50_s": p50, "p95_s": p95, "max_s": max(seconds),
+             "total_s": float(sum(seconds)),
              "bytes": len(page), "grid": {n: [str(v) for v in grid[n]] for n in names},
              "live_ends": {n: _ends(live_values[n]) for n in names}}
     display({"text/html": page, "text/plain": f"explorer: {title}", MIME: stats}, raw=True)

@@ -248,7 +248,7 @@ def _bench_payload(label="GN step", device="cpu", median=(0.2, 0.004)):
 
 def _explorer_payload(title, p50, p95):
     return {"title": title, "frames": 12, "p50_s": p50, "p95_s": p95, "max_s": p95 * 1.1, "bytes": 812_000,
-            "grid": {"width": ["64", "4096"]}}
+            "grid": {"width": ["64", "4096"]}, "total_s": 12 * p50}
 
 
 def _mime_output(mime, payload, text="x"):
@@ -322,6 +322,9 @@ def test_bench_table_shows_cpu_rows_and_gpu_not_measured(tmp_path):
     assert "float32, 1 thread(s), torch 2.9.0" in text
     assert "| width | 12 | 400 ms | 900 ms | 990 ms | 0.81 MB | within |" in text
     assert "| shift b | 12 | 1.3 s | 3.5 s | 3.85 s | 0.81 MB | **over**: p50 1.3 s > 1 s; p95 3.5 s > 3 s |" in text
+    assert "took 20.4 s of the build (within the 30 s budget" in text  # 12 × 0.4 + 12 × 1.3
+    b["explorers"][1]["total_s"] = 30.0
+    assert "took 34.8 s of the build (**over** the 30 s" in "\n".join(site.bench_markdown(b, "003"))
     other = "\n".join(site.bench_markdown(b, "004"))
     assert "No notebook of this chapter published a speed measurement" in other
     assert "No explorer of this chapter was precomputed" in other
