@@ -298,12 +298,15 @@ def collect_bench(report: dict, executed: Path) -> dict:
     return out
 
 
+NBSP = "\u00a0"  # keeps a number and its unit on one line of a table cell
+
+
 def _secs(s) -> str:
     if s is None:
         return "–"
     if s < 1e-3:
-        return f"{s * 1e6:.3g} µs"
-    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
+        return f"{s * 1e6:.3g}{NBSP}µs"
+    return f"{s * 1e3:.3g}{NBSP}ms" if s < 1 else f"{s:.3g}{NBSP}s"
 
 
 def _is_gpu(device) -> bool:
@@ -372,7 +375,7 @@ def bench_markdown(bench: dict, chapter: str, gpu: dict | None = None, heading: 
               "|---|---|---:|---:|---:|---:|---:|---|"]
     for e in exps:
         flag = "within" if not e["over_budget"] else "**over**: " + "; ".join(e["over_budget"])
-        size = "–" if e.get("bytes") is None else f"{e['bytes'] / 1e6:.2f} MB"
+        size = "–" if e.get("bytes") is None else f"{e['bytes'] / 1e6:.2f}{NBSP}MB"
         lines.append(f"| {_nb_link(e['notebook'])} | {e['title']} | {e['frames']} | {_secs(e['p50_s'])} | "
                      f"{_secs(e['p95_s'])} | {_secs(e['max_s'])} | {size} | {flag} |")
     totals = [e["total_s"] for e in exps if e.get("total_s") is not None]

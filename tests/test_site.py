@@ -317,14 +317,15 @@ def test_bench_table_shows_cpu_rows_and_gpu_not_measured(tmp_path):
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[0] == "{doc}`05_runtime </book/003_x/05_runtime>`"
     assert cells[1] == "GN step (m=4096, n=32), vs dense"
-    assert cells[3] == "4 ms (IQR 1.2 ms); 50× (37.5–66.7)"
+    assert cells[3] == "4\u00a0ms (IQR 1.2\u00a0ms); 50× (37.5–66.7)"
     assert cells[4] == "not measured" and cells[5] == "128×"
     assert "float32, 1 thread(s), torch 2.9.0" in text
-    assert "| width | 12 | 400 ms | 900 ms | 990 ms | 0.81 MB | within |" in text
-    assert "| shift b | 12 | 1.3 s | 3.5 s | 3.85 s | 0.81 MB | **over**: p50 1.3 s > 1 s; p95 3.5 s > 3 s |" in text
-    assert "took 20.4 s of the build (within the 30 s budget" in text  # 12 × 0.4 + 12 × 1.3
+    assert "| width | 12 | 400\u00a0ms | 900\u00a0ms | 990\u00a0ms | 0.81\u00a0MB | within |" in text
+    assert ("| shift b | 12 | 1.3\u00a0s | 3.5\u00a0s | 3.85\u00a0s | 0.81\u00a0MB | "
+            "**over**: p50 1.3 s > 1 s; p95 3.5 s > 3 s |") in text
+    assert "took 20.4\u00a0s of the build (within the 30 s budget" in text  # 12 × 0.4 + 12 × 1.3
     b["explorers"][1]["total_s"] = 30.0
-    assert "took 34.8 s of the build (**over** the 30 s" in "\n".join(site.bench_markdown(b, "003"))
+    assert "took 34.8\u00a0s of the build (**over** the 30 s" in "\n".join(site.bench_markdown(b, "003"))
     other = "\n".join(site.bench_markdown(b, "004"))
     assert "No notebook of this chapter published a speed measurement" in other
     assert "No explorer of this chapter was precomputed" in other
@@ -338,7 +339,7 @@ def test_bench_table_takes_gpu_rows_from_a_gpu_run(tmp_path):
     text = "\n".join(site.bench_markdown(b, "003", gpu))
     row = next(line for line in text.splitlines() if "| frozen |" in line)
     cells = [c.strip() for c in row.split("|")[1:-1]]
-    assert cells[3].startswith("4 ms") and cells[4] == "500 µs (IQR 150 µs); 20× (15–26.7)"
+    assert cells[3].startswith("4\u00a0ms") and cells[4] == "500\u00a0µs (IQR 150\u00a0µs); 20× (15–26.7)"
     assert "not measured" not in text
 
 
