@@ -9,12 +9,15 @@ and render HTML with Jupyter Book 1, warnings treated as errors.
     python -m ci.build_book --profile smoke --out /tmp/b   # everything under /tmp/b instead of _build
 
 The sources are never modified: executed notebooks are staged with the Markdown pages in
-``_build/stage`` and the report page there is written from ``_build/reproduction.json``. The command exits
+``_build/stage`` and the report page there is written from ``_build/reproduction.json``. The timings the
+notebooks published (speed measurements, explorer redraws) and the figures whose texts overlapped go to
+``_build/bench.json``; each chapter's overview shows its table of them. The command exits
 non-zero when a notebook failed, a claim's verdict differs from its expected verdict, or Sphinx warned.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -39,8 +42,12 @@ def stage(report: dict, executed: Path, dest: Path) -> None:
         src = executed / n["path"]
         if src.is_file():
             shutil.copy2(src, dest / n["path"])
-    runner.atomic_write_text(dest / "book" / "report.md", report_markdown(report))
-    site.prepare_stage(dest, report)  # offline MathJax extension, cleaned notebooks, chapter overviews
+    bench = site.collect_bench(report, executed)  # timings and figure checks of the executed notebooks
+    runner.atomic_write_text(dest.parent / "bench.json", json.dumps(bench, indent=1) + "\n")
+    gpu = site.load_gpu_bench(site.GPU_BENCH)
+    runner.atomic_write_text(dest / "book" / "report.md",
+                             report_markdown(report, figures=bench["figure_checks"], bench=bench, gpu=gpu))
+    site.prepare_stage(dest, report, bench)  # offline MathJax extension, cleaned notebooks, chapter overviews
 
 
 def build_html(stage_dir: Path, out: Path, site: Path = BUILD / "site") -> int:

@@ -95,8 +95,42 @@ def _claim_row(c: dict, bad: set) -> str:
     return f"| {claim} | {_cell(c['paper_says'])} | {crit} | {measured} | {_verdict_cell(c, bad)} |"
 
 
-def report_markdown(report: dict, *, built: str | None = None) -> str:
-    """Return the Markdown of the reproduction report page for a ``reproduction.json`` content."""
+def _figures_section(figures: list[dict]) -> list[str]:
+    lines = ["", "## Figures with overlapping texts", "",
+             "Every figure a notebook displays is checked once drawn (`nbs_lib.plotting.check_displayed`): "
+             "texts of the figure (titles, labels, tick labels, legends, notes) whose boxes overlap."]
+    if not figures:
+        return lines + ["", "None in this build."]
+    lines += ["", "| notebook | cell | figure | overlapping texts |", "|---|---|---|---|"]
+    for f in figures:
+        pairs = "<br>".join(_cell(f"{w}: {what}") for w, what in f.get("overlaps", []))
+        lines.append(f"| {_doc_link(f['notebook'])} | {f.get('cell', '?')} | {_cell(f.get('figure', ''))} | {pairs} |")
+    return lines
+
+
+def _timings_section(bench: dict, gpu: dict | None) -> list[str]:
+    from ci import site
+
+    lines = ["", "## Timings", "",
+             "The speed measurements (`nbs_lib.bench`) and explorer redraws of this build, per chapter, from "
+             "`_build/bench.json` (a chapter's tables are also in the overview on its index page)."]
+    chapters = {e["chapter"] for e in bench.get("benchmarks", []) + bench.get("explorers", [])}
+    chapters |= {e["chapter"] for e in (gpu or {}).get("benchmarks", [])}
+    if not chapters:
+        return lines + ["", "No notebook published a timing in this build."]
+    for ch in [c for c in CHAPTER_TITLES if c in chapters] + sorted(chapters - set(CHAPTER_TITLES)):
+        lines += ["", f"### {CHAPTER_TITLES.get(ch, ch)}", ""] + site.bench_markdown(bench, ch, gpu, heading="####")
+    return lines
+
+
+def report_markdown(report: dict, *, built: str | None = None, figures: list[dict] | None = None,
+                    bench: dict | None = None, gpu: dict | None = None) -> str:
+    """Return the Markdown of the reproduction report page for a ``reproduction.json`` content.
+
+    ``figures``: the figures whose texts overlapped when displayed (``bench.json``'s ``figure_checks``);
+    ``bench``/``gpu``: the run's timings and a GPU run's (``ci.site.collect_bench``); each listed in its
+    own section when given.
+    """
     claims = report["claims"]
     notebooks = report["notebooks"]
     bad = {c["id"] for c in runner.mismatches(report)}
@@ -194,4 +228,8 @@ def report_markdown(report: dict, *, built: str | None = None) -> str:
     lines += ["", f"Total notebook time: {total:.0f} s at profile `{report['profile']}` on {report['device']}"
               + (f", plus {reused:.0f} s of notebooks reused from the cache (timed when they ran)." if reused else ".")
               + " Seconds of a cached notebook are those of the run that executed it.", ""]
+    if bench is not None:
+        lines += _timings_section(bench, gpu)
+    if figures is not None:
+        lines += _figures_section(figures) + [""]
     return "\n".join(lines)

@@ -88,7 +88,10 @@ MIME = "application/vnd.nbs-lib.bench+json"
 
 def publish(label: str, timings: Mapping[str, Timing], *, baseline: str, sizes: Mapping | None = None,
             dtype: str = "float64", expected_ratio: Mapping[str, float] | None = None, note: str = "") -> dict:
-    """Display a benchmark table (and carry it to ``_build/bench.json`` through the runner); return the row.
+    """Display a benchmark table and its payload (MIME :data:`MIME`); return the payload.
+
+    The book build collects every payload of the executed notebooks into ``_build/bench.json`` and each
+    chapter's table of speed measurements (``ci/site.py``: ``collect_bench``, ``bench_markdown``).
 
     ``expected_ratio`` gives, per variant, the speed-up over ``baseline`` that a flop or byte count predicts
     (state it: it is the speed claim's criterion). Speed-ups carry a conservative range from the quartiles.
@@ -119,17 +122,3 @@ def publish(label: str, timings: Mapping[str, Timing], *, baseline: str, sizes: 
     except ImportError:  # pragma: no cover
         print(text)
     return payload
-
-
-def from_notebook(nb) -> list[dict]:
-    """Return the benchmark payloads found in an executed notebook's outputs."""
-    import json
-
-    found = []
-    for cell in nb.get("cells", []):
-        for out in cell.get("outputs", []) or []:
-            data = out.get("data") or {}
-            if MIME in data:
-                p = data[MIME]
-                found.append(json.loads(p) if isinstance(p, str) else dict(p))
-    return found

@@ -69,10 +69,13 @@ def render_frames(draw: Callable, grid: Mapping[str, Sequence], *, dpi: int = 72
     """
     import matplotlib.pyplot as plt
 
+    from . import plotting
+
     names = _check_grid(grid, max_frames)
     frames, seconds = {}, []
-    show = plt.show
+    show, watch = plt.show, plotting.WATCH_DRAWS
     plt.show = lambda *a, **k: None
+    plotting.WATCH_DRAWS = False  # frames are not displayed figures: no text check at their draws
     try:
         for idx in itertools.product(*(range(len(grid[n])) for n in names)):
             plt.close("all")
@@ -85,13 +88,23 @@ def render_frames(draw: Callable, grid: Mapping[str, Sequence], *, dpi: int = 72
             seconds.append(time.perf_counter() - t0)
             frames["_".join(map(str, idx))] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
     finally:
-        plt.show = show
+        plt.show, plotting.WATCH_DRAWS = show, watch
     return frames, seconds
+
+
+def _script_json(obj) -> str:
+    """Return JSON safe inside a ``<script>`` element (no ``</`` that would close it)."""
+    return json.dumps(obj).replace("</", "<\\/")
 
 
 def static_html(frames: Mapping[str, str], grid: Mapping[str, Sequence], *, title: str = "",
                 live_hint: str = "", initial: Mapping[str, int] | None = None) -> str:
-    """Return a self-contained HTML panel: one range slider per parameter swapping precomputed frames."""
+    """Return a self-contained HTML panel: one range slider per parameter swapping precomputed frames.
+
+    The frames (``{"i_j_…": data URI}``) and each slider's readouts lie in ``<script type="application/json">``
+    elements of the panel (``…-frames``, ``…-labels``), read by its small script; a slider's readouts are
+    also its ``data-labels`` (a browser test checks the readout against them).
+    """
     uid = "nbsx" + uuid.uuid4().hex[:8]
     names = list(grid)
     start = {n: (initial or {}).get(n, 0) for n in names}
@@ -101,21 +114,24 @@ def static_html(frames: Mapping[str, str], grid: Mapping[str, Sequence], *, titl
         rows.append(
             f'<div class="nbs-explorer-row"><label for="{uid}-{n}">{html.escape(n)}</label> '
             f'<input type="range" id="{uid}-{n}" data-name="{html.escape(n)}" min="0" max="{len(grid[n]) - 1}" '
-            f'step="1" value="{start[n]}"> <output id="{uid}-{n}-out">{html.escape(labels[n][start[n]])}</output></div>')
+            f'step="1" value="{start[n]}" data-labels="{html.escape(json.dumps(labels[n]))}"> '
+            f'<output id="{uid}-{n}-out" for="{uid}-{n}">{html.escape(labels[n][start[n]])}</output></div>')
     key0 = "_".join(str(start[n]) for n in names)
     hint = f'<p class="nbs-explorer-hint">{html.escape(live_hint)}</p>' if live_hint else ""
     head = f'<p class="nbs-explorer-title"><strong>{html.escape(title)}</strong></p>' if title else ""
-    return f"""<div class="nbs-explorer" id="{uid}">{head}
+    return f"""<div class="nbs-explorer" id="{uid}" data-sliders="{html.escape(json.dumps(names))}">{head}
 {''.join(rows)}
 <img id="{uid}-img" src="{frames[key0]}" alt="{html.escape(title or 'explorer')}" style="max-width:100%">
 {hint}
+<script type="application/json" id="{uid}-frames">{_script_json(frames)}</script>
+<script type="application/json" id="{uid}-labels">{_script_json(labels)}</script>
 <script>(function(){{
-var F={json.dumps(frames)};var L={json.dumps(labels)};var N={json.dumps(names)};
-function upd(){{var k=N.map(function(n){{return document.getElementById("{uid}-"+n).value;}}).join("_");
-document.getElementById("{uid}-img").src=F[k];
-N.forEach(function(n){{var i=+document.getElementById("{uid}-"+n).value;
-document.getElementById("{uid}-"+n+"-out").textContent=L[n][i];}});}}
-N.forEach(function(n){{document.getElementById("{uid}-"+n).addEventListener("input",upd);}});
+var g=function(s){{return document.getElementById("{uid}"+s);}};
+var F=JSON.parse(g("-frames").textContent),L=JSON.parse(g("-labels").textContent),N={_script_json(names)};
+function upd(){{var k=N.map(function(n){{return g("-"+n).value;}}).join("_");
+if(F[k])g("-img").src=F[k];
+N.forEach(function(n){{g("-"+n+"-out").textContent=L[n][+g("-"+n).value];}});}}
+N.forEach(function(n){{g("-"+n).addEventListener("input",upd);}});
 }})();</script></div>"""
 
 
@@ -167,9 +183,19 @@ def explore(draw: Callable, grid: Mapping[str, Sequence], *, title: str = "", in
 
     p50, p95 = (float(q) for q in np.quantile(seconds, [0.5, 0.95]))
     stats = {"title": title, "frames": len(seconds), "p50_s": p50, "p95_s": p95, "max_s": max(seconds),
-             "bytes": len(page), "grid": {n: [str(v) for v in grid[n]] for n in names}}
+             "total_s": float(sum(seconds)),
+             "bytes": len(page), "grid": {n: [str(v) for v in grid[n]] for n in names},
+             "live_ends": {n: _ends(live_values[n]) for n in names}}
     display({"text/html": page, "text/plain": f"explorer: {title}", MIME: stats}, raw=True)
     return None
+
+
+def _ends(values: Sequence) -> list[str]:
+    """Return the ends of a live slider's values as text: smallest and largest number, else first and last."""
+    vals = list(values)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        return [str(min(vals)), str(max(vals))]
+    return [str(vals[0]), str(vals[-1])]
 
 
 def refine(values: Sequence, k: int = 4) -> list:
@@ -201,29 +227,39 @@ LIVE_BUDGET_S = 3.0
 
 def _live(draw: Callable, values: Mapping[str, Sequence], start: Mapping, title: str) -> None:
     import ipywidgets as w
+
+    sliders = {n: w.SelectionSlider(options=[(_format(v), v) for v in values[n]], value=start[n], description=n,
+                                    continuous_update=False, style={"description_width": "initial"},
+                                    layout=w.Layout(width="420px"))
+               for n in values}
+    live_panel(draw, sliders, title)
+
+
+def live_panel(draw: Callable, controls: Mapping, title: str = "") -> None:
+    """Display ``controls`` (ipywidgets by parameter name) above one output area redrawn by ``draw(**values)``.
+
+    The output area is cleared and redrawn on every change, the figure and printed messages land inside it,
+    the panel shows once, and a redraw over :data:`LIVE_BUDGET_S` says so. (``widgets.interact`` is this.)
+    """
+    import ipywidgets as w
     import matplotlib.pyplot as plt
     from IPython.display import display
 
     out = w.Output()
-    sliders = {}
-    for n in values:
-        sliders[n] = w.SelectionSlider(options=[(_format(v), v) for v in values[n]], value=start[n],
-                                       description=n, continuous_update=False,
-                                       style={"description_width": "initial"}, layout=w.Layout(width="420px"))
 
     def redraw(_=None):
         with out:
             out.clear_output(wait=True)
             plt.close("all")
             t0 = time.perf_counter()
-            draw(**{n: s.value for n, s in sliders.items()})
+            draw(**{n: c.value for n, c in controls.items()})
             plt.show()
             dt = time.perf_counter() - t0
             if dt > LIVE_BUDGET_S:
                 print(f"This redraw took {dt:.1f} s, over the {LIVE_BUDGET_S:.0f} s budget of a live panel.")
 
-    for s in sliders.values():
-        s.observe(redraw, names="value")
+    for c in controls.values():
+        c.observe(redraw, names="value")
     box = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-    display(w.VBox(box + list(sliders.values()) + [out]))
+    display(w.VBox(box + list(controls.values()) + [out]))
     redraw()

@@ -1,5 +1,14 @@
-"""Plot style for the book: one palette, theory dashed, measurement solid, seeds as a band."""
+"""Plot style for the book: one palette, theory dashed, measurement solid, seeds as a band.
+
+:func:`use_style` (every notebook calls it in its imports cell) also registers :func:`check_displayed`:
+every figure the notebook displays is checked for overlapping texts once it is rendered for display; an
+overlap prints a warning into the cell's output and adds a record (MIME :data:`FIGURE_CHECK_MIME`) that
+the book build collects and the reproduction report lists.
+"""
 from __future__ import annotations
+
+import sys
+import time
 
 import matplotlib as mpl
 import numpy as np
@@ -20,7 +29,8 @@ CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style (sizes, grid, palette cycle)."""
+    """Apply the book's matplotlib style (sizes, grid, palette cycle); check every displayed figure."""
+    check_displayed()
     mpl.rcParams.update({
         "figure.figsize": (6.4, 4.0),
         "figure.dpi": 100,
@@ -142,7 +152,11 @@ def overlapping_texts(fig, tol: float = 1.0) -> list[tuple[str, str]]:
     Each pair is ``(where, what)``, e.g. ``("axes 0", "x tick '10' / x tick '100'")``.
     """
     fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    return _overlaps(fig, fig.canvas.get_renderer(), tol)
+
+
+def _overlaps(fig, renderer, tol: float = 1.0) -> list[tuple[str, str]]:
+    """Return the overlapping texts of ``fig`` as laid out in its last draw with ``renderer``."""
     per_axes = [_axes_texts(ax, renderer) for ax in fig.axes]
     fig_items, seen = [], set()
     for t in fig.texts + [getattr(fig, "_suptitle", None), getattr(fig, "_supxlabel", None),
@@ -181,3 +195,144 @@ def assert_readable(fig, tol: float = 1.0) -> None:
     found = overlapping_texts(fig, tol=tol)
     if found:
         raise AssertionError("overlapping texts:\n" + "\n".join(f"  {w}: {what}" for w, what in found))
+
+
+# ---------------------------------------------------------------- the check of every displayed figure
+FIGURE_CHECK_MIME = "application/vnd.nbs-lib.figure-check+json"
+
+
+def _figure_name(fig) -> str:
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text().strip():
+        return sup.get_text().strip()
+    titles = [ax.get_title().strip() for ax in fig.axes if ax.get_title().strip()]
+    return " | ".join(titles[:3]) or f"figure {getattr(fig, 'number', '?')}"
+
+
+def figure_check(fig, drawn: bool = False) -> dict | None:
+    """Return the overlap record of a figure (None when its texts do not overlap); print a warning on overlap.
+
+    ``drawn=True``: the figure was just rendered (as by the display's PNG formatter, which runs before the
+    check) and the texts' boxes were measured during that rendering (:func:`watch_figure`): no second draw.
+    Otherwise the figure is drawn here.
+    """
+    t0 = time.perf_counter()
+    found = getattr(fig, "_nbs_overlaps", None) if drawn else None
+    if found is None:
+        found = overlapping_texts(fig)
+        seconds = time.perf_counter() - t0
+    else:
+        seconds = getattr(fig, "_nbs_overlaps_s", 0.0) + time.perf_counter() - t0
+    fig._nbs_check_s = seconds
+    if not found:
+        return None
+    name = _figure_name(fig)
+    print(warning_text(name, found), file=sys.stderr)
+    return {"figure": name, "overlaps": [list(p) for p in found], "seconds": seconds}
+
+
+#: characters per line of the warning (it must fit the book's code column)
+WARNING_WIDTH = 88
+
+
+def warning_text(name: str, found: list) -> str:
+    """Return the warning printed under a figure whose texts overlap, wrapped to :data:`WARNING_WIDTH`."""
+    import textwrap
+
+    lines = ["Warning: texts overlap in this figure (nbs_lib.plotting.figure_check)"]
+    for text in [f"figure: {name}"] + [f"{w}: {what}" for w, what in found]:
+        lines += textwrap.wrap(text, WARNING_WIDTH, initial_indent="  ", subsequent_indent="      ",
+                               break_long_words=True)
+    return "\n".join(lines)
+
+
+#: measure texts at every draw of a pyplot figure (off while an explorer draws its frames)
+WATCH_DRAWS = True
+
+
+def watch_figure(fig) -> None:
+    """Measure the texts of ``fig`` at the end of each of its draws (a pyplot ``figure.hooks`` entry).
+
+    The boxes are taken in the draw's own layout, so a check after a ``bbox_inches="tight"`` rendering
+    (which leaves the axis labels placed for the shifted canvas) sees what was drawn.
+    """
+    fig.canvas.mpl_connect("draw_event", _measure_on_draw)
+
+
+def _measure_on_draw(event) -> None:
+    fig, renderer = event.canvas.figure, event.renderer
+    if not WATCH_DRAWS or renderer is None or "draw_path" in vars(renderer):  # a layout-only pass
+        return
+    t0 = time.perf_counter()
+    try:
+        fig._nbs_overlaps = _overlaps(fig, renderer)
+    except Exception:  # a measurement must never break a draw
+        fig._nbs_overlaps = None
+    fig._nbs_overlaps_s = time.perf_counter() - t0
+
+
+def check_displayed(ip=None) -> bool:
+    """Register :func:`figure_check` for every matplotlib figure displayed in IPython ``ip`` (default: the
+    running one); return False when there is no IPython. Registering twice changes nothing."""
+    if ip is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover
+            return False
+        ip = get_ipython()
+    if ip is None:
+        return False
+    hook = "nbs_lib.plotting:watch_figure"
+    if hook not in mpl.rcParams["figure.hooks"]:
+        mpl.rcParams["figure.hooks"] = list(mpl.rcParams["figure.hooks"]) + [hook]
+    formatters = ip.display_formatter.formatters
+    if FIGURE_CHECK_MIME not in formatters:
+        formatters[FIGURE_CHECK_MIME] = _formatter_class()(parent=ip.display_formatter)
+    return True
+
+
+def _formatter_class():
+    """Return the display formatter class of the check (IPython imported only when a shell exists).
+
+    It tests the object's type itself instead of registering ``for_type(Figure)``: IPython's
+    ``select_figure_formats`` (run when the inline backend activates, possibly after ``use_style``) drops
+    every formatter's registration for ``Figure``.
+    """
+    from IPython.core.formatters import JSONFormatter
+    from traitlets import Unicode
+
+    class FigureCheckFormatter(JSONFormatter):
+        format_type = Unicode(FIGURE_CHECK_MIME)
+
+        def __call__(self, obj):
+            from matplotlib.figure import Figure
+
+            if not self.enabled or not isinstance(obj, Figure):
+                return None
+            return _safe_check(obj, self.parent.formatters)
+
+    return FigureCheckFormatter
+
+
+RASTER_TYPES = ("image/png", "image/jpeg")
+
+
+def _rendered(fig, formatters) -> bool:
+    """Return True when a raster formatter ran on ``fig`` before the check (formatters run in order)."""
+    for mime in RASTER_TYPES:
+        f = formatters.get(mime)
+        if f is not None and f.enabled and list(formatters).index(mime) < list(formatters).index(FIGURE_CHECK_MIME):
+            try:
+                f.lookup(fig)
+            except KeyError:
+                continue
+            return True
+    return False
+
+
+def _safe_check(fig, formatters):
+    try:
+        return figure_check(fig, drawn=_rendered(fig, formatters))
+    except Exception as exc:  # a check must never break a notebook's display
+        print(f"Warning: the figure check failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None

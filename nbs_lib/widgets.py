@@ -30,29 +30,15 @@ def headless() -> bool:
 def interact(fn, **controls):
     """Show ``fn`` with live ``controls`` (ipywidgets), or a note when headless; return None.
 
-    The figure and anything ``fn`` prints land in the panel's own output area, cleared and redrawn on each
-    change (no figure lost to the log console). Nothing is returned, so the panel shows once.
+    Deprecated: use ``nbs_lib.explorer.explore`` (live in Jupyter and precomputed in the book). This is the
+    explorer's live panel (:func:`nbs_lib.explorer.live_panel`) over the given controls.
     """
     if headless():
         print("Interactive widgets are skipped in a headless run; open this notebook in Jupyter to use them.")
         return None
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    from .explorer import live_panel
 
-    out = w.Output()
-
-    def redraw(_=None):
-        with out:
-            out.clear_output(wait=True)
-            plt.close("all")
-            fn(**{k: c.value for k, c in controls.items()})
-            plt.show()
-
-    for c in controls.values():
-        c.observe(redraw, names="value")
-    display(w.VBox(list(controls.values()) + [out]))
-    redraw()
+    live_panel(fn, controls)
     return None
 
 

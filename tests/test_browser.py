@@ -72,6 +72,49 @@ async () => {
 """
 
 
+# JavaScript run in each page after PAGE_CHECKS: every explorer panel (nbs_lib.explorer.static_html), every
+# slider moved to its other end (value set, `input` dispatched as a reader's drag does): the image must change
+# and the readout show the slider's new value. Also: the panel's frames cover every combination of slider
+# positions, both ends of every slider included.
+EXPLORER_CHECKS = r"""
+async () => {
+  const panels = [];
+  for (const panel of document.querySelectorAll('.nbs-explorer')) {
+    const id = panel.id, res = {id, title: (panel.querySelector('.nbs-explorer-title') || {}).textContent || id,
+                                sliders: [], missing_frames: [], problems: []};
+    const names = JSON.parse(panel.dataset.sliders || '[]');
+    const frames = JSON.parse((document.getElementById(id + '-frames') || {}).textContent || '{}');
+    const img = document.getElementById(id + '-img');
+    const inputs = names.map(n => document.getElementById(id + '-' + n));
+    if (!img || inputs.some(i => !i)) {
+      res.problems.push('panel without its image or sliders'); panels.push(res); continue;
+    }
+    const sizes = inputs.map(i => +i.max - +i.min + 1);
+    const total = sizes.reduce((a, b) => a * b, 1);
+    for (let k = 0; k < total; k++) {
+      let r = k; const idx = sizes.map(s => { const v = r % s; r = Math.floor(r / s); return v; });
+      const key = idx.join('_');
+      if (!frames[key]) res.missing_frames.push(key);
+    }
+    for (let j = 0; j < names.length; j++) {
+      const input = inputs[j], out = document.getElementById(id + '-' + names[j] + '-out');
+      const labels = JSON.parse(input.dataset.labels || '[]');
+      const before = img.getAttribute('src'), from = +input.value;
+      const to = from === +input.max ? +input.min : +input.max;
+      input.value = String(to);
+      input.dispatchEvent(new Event('input', {bubbles: true}));
+      const after = img.getAttribute('src');
+      await new Promise(r => { if (img.complete) r(); else { img.onload = img.onerror = r; } });
+      res.sliders.push({name: names[j], from, to, changed: after !== before, loaded: img.naturalWidth > 0,
+                        readout: out ? out.textContent : null, expected: labels[to]});
+    }
+    panels.push(res);
+  }
+  return panels;
+}
+"""
+
+
 def _known(check: str) -> set[str]:
     """Pages whose ``check`` fails for a known chapter-side reason (tests/browser_known_issues.txt)."""
     out = set()
@@ -112,15 +155,22 @@ def _build(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory):
+def built(tmp_path_factory):
+    """The built site's ``html`` folder and the seconds the build took (``bench.json`` lies beside it)."""
     if WHY_NOT:
         pytest.skip("browser tests: " + WHY_NOT)
-    from playwright.sync_api import sync_playwright
-
     t0 = time.time()
     html = Path(os.environ["NBS_BROWSER_HTML"]) if os.environ.get("NBS_BROWSER_HTML") else \
         _build(tmp_path_factory.mktemp("book"))
-    t_build = time.time() - t0
+    return html, time.time() - t0
+
+
+@pytest.fixture(scope="module")
+def pages(built):
+    from playwright.sync_api import sync_playwright
+
+    html, t_build = built
+    t0 = time.time() - t_build
     assert (html / "index.html").is_file(), f"no built book at {html}"
     files = sorted(p for p in html.rglob("*.html")
                    if not {"_static", "_sources", "_images"} & set(p.relative_to(html).parts))
@@ -157,6 +207,8 @@ def pages(tmp_path_factory):
             page.evaluate("() => document.fonts.ready.then(() => true)")  # fonts requested after load
             page.wait_for_timeout(200)
             res = page.evaluate(PAGE_CHECKS)
+            res["explorers"] = page.evaluate(EXPLORER_CHECKS)  # console errors of the sliders count too
+            page.wait_for_timeout(50)
             page.remove_listener("console", on_console)
             page.remove_listener("pageerror", on_error)
             page.remove_listener("requestfailed", on_failed)
@@ -216,3 +268,119 @@ def test_code_blocks_fit_the_text_column(pages):
         if wide:
             bad[p] = [f"{'input' if w['input'] else 'output'} {w['chars']} chars: {w['text']}…" for w in wide]
     assert not bad, "code blocks wider than the text column:\n" + _report(bad)
+
+
+
+# ---------------------------------------------------------------- explorers
+def _explorers(pages) -> dict:
+    found = {p: r["explorers"] for p, r in pages.items() if r.get("explorers")}
+    if not found:
+        pytest.skip("no explorer panel on the built pages (no executed notebook calls explorer.explore)")
+    return found
+
+
+def _slider_problems(panels: list[dict]) -> list[str]:
+    bad = []
+    for x in panels:
+        bad += [f"{x['title']}: {p}" for p in x["problems"]]
+        for s in x["sliders"]:
+            if not s["changed"]:
+                bad.append(f"{x['title']}: moving {s['name']} {s['from']}→{s['to']} left the image unchanged")
+            if not s["loaded"]:
+                bad.append(f"{x['title']}: the frame for {s['name']} = {s['to']} did not load")
+            if s["readout"] != s["expected"]:
+                bad.append(f"{x['title']}: {s['name']} reads {s['readout']!r}, expected {s['expected']!r}")
+    return bad
+
+
+def test_explorer_sliders_change_the_figure_and_the_readout(pages):
+    bad = {p: _slider_problems(panels) for p, panels in _explorers(pages).items()}
+    bad = {p: b for p, b in bad.items() if b and p not in _known("explorer")}
+    assert not bad, "explorer sliders that do not work:\n" + _report(bad)
+
+
+def test_explorer_frames_cover_every_slider_position(pages):
+    bad = {p: [f"{x['title']}: no frame for positions {x['missing_frames'][:5]}" for x in panels if x["missing_frames"]]
+           for p, panels in _explorers(pages).items()}
+    bad = {p: b for p, b in bad.items() if b}
+    assert not bad, "explorers missing frames:\n" + _report(bad)
+
+
+def _bench(built) -> dict:
+    path = built[0].parent / "bench.json"
+    if not path.is_file():
+        pytest.skip(f"no bench.json beside {built[0]} (a site built without ci.build_book's stage?)")
+    return json.loads(path.read_text())
+
+
+def test_live_sliders_end_on_precomputed_frames(built):
+    """The live Jupyter sliders' ends are precomputed (timed) frames: within the grid's first and last value."""
+    bench = _bench(built)
+    bad = []
+    for x in bench["explorers"]:
+        for name, values in x["grid"].items():
+            ends = (x.get("live_ends") or {}).get(name)
+            if ends is None:
+                continue
+            try:
+                lo, hi = min(map(float, values)), max(map(float, values))
+                outside = [e for e in map(float, ends) if not lo <= e <= hi]
+            except ValueError:
+                outside = [e for e in ends if e not in values]
+            if outside:
+                bad.append(f"{x['notebook']} {x['title']!r}: live {name} ends {ends} outside the frames' {values}")
+    assert not bad, "\n".join(bad)
+
+
+def _known_overlaps() -> list[tuple[str, str]]:
+    out = []
+    for line in (ROOT / "tests" / "figure_overlaps_known.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            path, _, figure = line.partition(" ")
+            out.append((path, figure.strip()))
+    return out
+
+
+def test_displayed_figures_have_no_overlapping_texts(built):
+    """Every figure the executed notebooks displayed was checked when drawn (nbs_lib.plotting.check_displayed);
+    an overlap fails unless tests/figure_overlaps_known.txt lists its notebook (and figure title)."""
+    known = _known_overlaps()
+    bad = [f"{f['notebook']} cell {f['cell']} {f['figure']!r}: " + "; ".join(" ".join(p) for p in f["overlaps"])
+           for f in _bench(built)["figure_checks"]
+           if not any(f["notebook"] == path and figure in ("", f["figure"]) for path, figure in known)]
+    assert not bad, "figures with overlapping texts:\n  " + "\n  ".join(bad)
+
+
+def test_a_standalone_explorer_panel_works_in_chromium():
+    """The panel's own script, without the book: sliders swap the frames and update the readouts."""
+    if WHY_NOT:
+        pytest.skip("browser tests: " + WHY_NOT)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from playwright.sync_api import sync_playwright
+
+    from nbs_lib import explorer
+
+    def draw(a, b):
+        fig, ax = plt.subplots(figsize=(1.5, 1.5))
+        ax.plot([0, 1], [0, a * b])
+        ax.set_ylim(0, 12)
+
+    grid = {"a": [1, 2, 3], "b": [5e-4, 4.0]}
+    frames, _ = explorer.render_frames(draw, grid)
+    panel = explorer.static_html(frames, grid, title="demo", initial={"a": 1})
+    with sync_playwright() as pw:
+        browser = site.launch(pw)
+        page = browser.new_page()
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.set_content(f"<html><body>{panel}</body></html>")
+        [res] = page.evaluate(EXPLORER_CHECKS)
+        browser.close()
+    assert _slider_problems([res]) == [] and res["missing_frames"] == [] and errors == []
+    assert [(s["name"], s["from"], s["to"], s["readout"]) for s in res["sliders"]] == [
+        ("a", 1, 2, "3"), ("b", 0, 1, "4")]

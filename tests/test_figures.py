@@ -137,3 +137,94 @@ def test_data_note_on_an_axes_without_x_axis(hide):
     r = fig.canvas.get_renderer()
     box = note.get_window_extent(r)
     assert box.y1 <= ax.get_window_extent(r).y0 + 0.5  # under the image, not over it
+
+
+# ---------------------------------------------------------------- every displayed figure is checked
+@pytest.fixture
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
+
+    ip = InteractiveShell.instance()
+    assert plotting.check_displayed(ip) and plotting.check_displayed(ip)  # registering twice is harmless
+    # the inline backend activates after use_style in a notebook and drops every Figure registration
+    select_figure_formats(ip, {"png"})
+    yield ip
+    ip.display_formatter.formatters.pop(plotting.FIGURE_CHECK_MIME, None)
+    InteractiveShell.clear_instance()  # other tests run without a shell
+    matplotlib.rcParams["figure.hooks"] = []
+
+
+def _colliding_titles():
+    fig, ax = plt.subplots(1, 2, figsize=(4, 3))
+    ax[0].set_title("the Hessian's smallest eigenvalue over time")
+    ax[1].set_title("the escape time for every width")
+    return fig
+
+
+def test_a_displayed_figure_with_overlaps_carries_a_record_and_a_warning(shell, capsys):
+    fig = _colliding_titles()
+    data, _ = shell.display_formatter.format(fig)
+    assert "image/png" in data
+    rec = data[plotting.FIGURE_CHECK_MIME]
+    assert rec["figure"] == "the Hessian's smallest eigenvalue over time | the escape time for every width"
+    assert [tuple(p) for p in rec["overlaps"]] == plotting.overlapping_texts(fig)  # reused layout = a fresh draw
+    err = capsys.readouterr().err
+    assert "Warning: texts overlap" in err and "the escape time for every width" in err
+    assert max(map(len, err.splitlines())) <= plotting.WARNING_WIDTH  # fits the book's code column
+
+
+def test_a_displayed_readable_figure_carries_no_record(shell, capsys):
+    fig, _ = _clean_figure()
+    data, _ = shell.display_formatter.format(fig)
+    assert "image/png" in data and plotting.FIGURE_CHECK_MIME not in data
+    assert "Warning" not in capsys.readouterr().err
+    data, _ = shell.display_formatter.format("not a figure")
+    assert plotting.FIGURE_CHECK_MIME not in data
+
+
+def _log_axes_with_tight_display():
+    """A figure on which a check reusing the layout left by a bbox_inches="tight" rendering (as the display's
+    PNG does) finds axis labels over tick labels that the drawn figure does not have."""
+    fig, ax = plt.subplots()
+    w = np.geomspace(16, 16384, 6)
+    ax.plot(w, 0.3 * (w / 16) ** -0.05, label="NTK (measured)")
+    plotting.slope_guide(ax, w, 0.3, -0.05, label=r"theory: slope $-1/2$")
+    ax.set(xscale="log", yscale="log", xlabel="width $m$", ylabel=r"$\|K_m - K_\infty\|_F / \|K_\infty\|_F$")
+    plotting.data_note(ax, "data: N points uniform on the unit sphere (generated)")
+    ax.legend(loc="lower left")
+    return fig
+
+
+def test_the_check_measures_the_display_draw_itself(shell, monkeypatch):
+    fig = _log_axes_with_tight_display()
+    draws = []
+    real = type(fig.canvas).draw
+    monkeypatch.setattr(type(fig.canvas), "draw", lambda self, *a, **k: (draws.append(1), real(self, *a, **k))[1])
+    formatters = shell.display_formatter.formatters
+    assert formatters["image/png"](fig) and draws, "the PNG rendering draws the figure"
+    n = len(draws)
+    assert formatters[plotting.FIGURE_CHECK_MIME](fig) is None and len(draws) == n, "the check drew it again"
+    assert fig._nbs_overlaps == [] == plotting.overlapping_texts(fig)  # what a fresh draw finds
+    # without a raster rendering before it, the check draws the figure itself
+    assert plotting.figure_check(_colliding_titles(), drawn=False)["overlaps"]
+
+
+def test_explorer_frames_are_not_measured(shell):
+    from nbs_lib import explorer
+
+    seen = []
+
+    def draw(a):
+        seen.append(plt.gcf()) if plt.get_fignums() else None
+        _colliding_titles()
+        seen.append(plt.gcf())
+
+    explorer.render_frames(draw, {"a": [1, 2]})
+    assert seen and all(not hasattr(f, "_nbs_overlaps") for f in seen) and plotting.WATCH_DRAWS
+
+
+def test_use_style_registers_the_check_in_a_running_shell(shell):
+    shell.display_formatter.formatters.pop(plotting.FIGURE_CHECK_MIME)
+    plotting.use_style()
+    assert plotting.FIGURE_CHECK_MIME in shell.display_formatter.formatters

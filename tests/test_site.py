@@ -231,3 +231,154 @@ def test_unexecuted_notebooks_lose_their_glue_roles_and_executed_ones_keep_them(
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="1")]
     kept = site.unglue_unexecuted(nbformat.from_dict(nb))
     assert "{glue:text}`s:.3f`" in kept.cells[0].source
+
+
+# ---------------------------------------------------------------- timings: bench.json and the chapter tables
+def _bench_payload(label="GN step", device="cpu", median=(0.2, 0.004)):
+    """A payload as ``nbs_lib.bench.publish`` displays it (the real function, on given timings)."""
+    from nbs_lib import bench
+
+    def t(name, med):
+        return bench.Timing(name, med, med * 0.9, med * 1.2, (med,) * 5, 1, device)
+
+    timings = {"dense": t("dense", median[0]), "frozen": t("frozen", median[1])}
+    return bench.publish(label, timings, baseline="dense", sizes={"m": 4096, "n": 32}, dtype="float32",
+                         expected_ratio={"frozen": 128.0})
+
+
+def _explorer_payload(title, p50, p95):
+    return {"title": title, "frames": 12, "p50_s": p50, "p95_s": p95, "max_s": p95 * 1.1, "bytes": 812_000,
+            "grid": {"width": ["64", "4096"]}, "total_s": 12 * p50}
+
+
+def _mime_output(mime, payload, text="x"):
+    return nbformat.v4.new_output("display_data", data={"text/plain": text, mime: payload})
+
+
+def _executed(tmp_path, rel, outputs):
+    nb = _notebook()
+    nb.cells[-1].outputs = outputs
+    path = tmp_path / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _fake_run(tmp_path):
+    """An executed run: one notebook with a speed measurement, two explorers (one over budget) and a figure
+    whose texts overlapped; one notebook of another chapter with nothing; one listed but not executed."""
+    fig = {"figure": "escape times", "overlaps": [["axes 0 / axes 1", "title 'a' / title 'b'"]], "seconds": 0.01}
+    _executed(tmp_path / "executed", "book/003_x/05_runtime.ipynb", [
+        _mime_output(site.BENCH_MIME, _bench_payload()),
+        _mime_output(site.EXPLORER_MIME, _explorer_payload("width", 0.4, 0.9)),
+        _mime_output(site.EXPLORER_MIME, _explorer_payload("shift b", 1.3, 3.5)),
+        _mime_output(site.FIGURE_MIME, fig)])
+    _executed(tmp_path / "executed", "book/004_y/01_a.ipynb", [])
+    return {"profile": "cpu", "device": "cpu", "threads": 1, "versions": {"torch": "2.9.0"},
+            "git_commit": "abc", "notebooks": [
+                {"path": "book/003_x/05_runtime.ipynb", "chapter": "003"},
+                {"path": "book/004_y/01_a.ipynb", "chapter": "004"},
+                {"path": "book/004_y/02_b.ipynb", "chapter": "004"}], "claims": []}
+
+
+def test_collect_bench_reads_every_payload_of_the_executed_notebooks(tmp_path):
+    report = _fake_run(tmp_path)
+    b = site.collect_bench(report, tmp_path / "executed")
+    assert (b["device"], b["threads"], b["torch"], b["profile"]) == ("cpu", 1, "2.9.0", "cpu")
+    assert b["budget"] == {"p50_s": 1.0, "p95_s": 3.0}
+    [m] = b["benchmarks"]
+    assert (m["chapter"], m["notebook"], m["label"], m["baseline"]) == ("003", "book/003_x/05_runtime.ipynb",
+                                                                          "GN step", "dense")
+    assert (m["dtype"], m["device"], m["threads"], m["sizes"]) == ("float32", "cpu", 1, {"m": 4096, "n": 32})
+    dense, frozen = m["rows"]
+    assert frozen["median_s"] == 0.004 and frozen["iqr_s"] == pytest.approx(0.004 * 0.3)
+    assert frozen["speedup"] == pytest.approx(50.0)
+    # conservative range: q1_slow / q3_fast … q3_slow / q1_fast
+    assert frozen["speedup_range"] == pytest.approx([0.18 / 0.0048, 0.24 / 0.0036])
+    assert frozen["predicted"] == 128.0 and dense["predicted"] is None and dense["speedup"] == 1.0
+    ok, slow = b["explorers"]
+    assert ok["over_budget"] == [] and ok["frames"] == 12 and ok["bytes"] == 812_000
+    assert slow["over_budget"] == ["p50 1.3 s > 1 s", "p95 3.5 s > 3 s"]
+    assert b["figure_checks"] == [{"chapter": "003", "notebook": "book/003_x/05_runtime.ipynb", "cell": 6,
+                                   "figure": "escape times", "seconds": 0.01,
+                                   "overlaps": [["axes 0 / axes 1", "title 'a' / title 'b'"]]}]
+
+
+def test_over_budget_checks_each_quantile_at_its_limit():
+    assert site.over_budget(1.0, 3.0) == []                     # at the budget is within it
+    assert site.over_budget(1.01, 0.5) == ["p50 1 s > 1 s"]
+    assert site.over_budget(0.2, 3.2) == ["p95 3.2 s > 3 s"]
+
+
+def test_bench_table_shows_cpu_rows_and_gpu_not_measured(tmp_path):
+    b = site.collect_bench(_fake_run(tmp_path), tmp_path / "executed")
+    text = "\n".join(site.bench_markdown(b, "003"))
+    row = next(line for line in text.splitlines() if "| frozen |" in line)
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[0] == "{doc}`05_runtime </book/003_x/05_runtime>`"
+    assert cells[1] == "GN step (m=4096, n=32), vs dense"
+    assert cells[3] == "4\u00a0ms (IQR 1.2\u00a0ms); 50× (37.5–66.7)"
+    assert cells[4] == "not measured" and cells[5] == "128×"
+    assert "float32, 1 thread(s), torch 2.9.0" in text
+    assert "| width | 12 | 400\u00a0ms | 900\u00a0ms | 990\u00a0ms | 0.81\u00a0MB | within |" in text
+    assert ("| shift b | 12 | 1.3\u00a0s | 3.5\u00a0s | 3.85\u00a0s | 0.81\u00a0MB | "
+            "**over**: p50 1.3 s > 1 s; p95 3.5 s > 3 s |") in text
+    assert "took 20.4\u00a0s of the build (within the 30 s budget" in text  # 12 × 0.4 + 12 × 1.3
+    b["explorers"][1]["total_s"] = 30.0
+    assert "took 34.8\u00a0s of the build (**over** the 30 s" in "\n".join(site.bench_markdown(b, "003"))
+    other = "\n".join(site.bench_markdown(b, "004"))
+    assert "No notebook of this chapter published a speed measurement" in other
+    assert "No explorer of this chapter was precomputed" in other
+
+
+def test_bench_table_takes_gpu_rows_from_a_gpu_run(tmp_path):
+    b = site.collect_bench(_fake_run(tmp_path), tmp_path / "executed")
+    gpu = {"torch": "2.9.0+cu128", "benchmarks": [
+        {"chapter": "003", "notebook": "book/003_x/05_runtime.ipynb", **site._bench_entry(
+            _bench_payload(device="cuda:0", median=(0.01, 0.0005)))}]}
+    text = "\n".join(site.bench_markdown(b, "003", gpu))
+    row = next(line for line in text.splitlines() if "| frozen |" in line)
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[3].startswith("4\u00a0ms") and cells[4] == "500\u00a0µs (IQR 150\u00a0µs); 20× (15–26.7)"
+    assert "not measured" not in text
+
+
+def test_prepare_stage_puts_the_timing_tables_in_the_chapter_overview(tmp_path):
+    report = _fake_run(tmp_path)
+    stage = tmp_path / "stage"
+    shutil.copytree(tmp_path / "executed", stage)
+    for ch in ("003_x", "004_y"):
+        (stage / "book" / ch / "index.md").write_text(f"# {ch}\n")
+    bench = site.prepare_stage(stage, report)  # collected from the staged (executed) notebooks
+    assert len(bench["benchmarks"]) == 1 and len(bench["explorers"]) == 2
+    text = (stage / "book" / "003_x" / "index.md").read_text()
+    assert text.index("## Claims by kind") < text.index("## Speed measurements") < text.index(
+        "## Explorer redraw timings")
+    assert "| not measured | 128× |" in text and "**over**" in text
+    assert "No explorer of this chapter" in (stage / "book" / "004_y" / "index.md").read_text()
+
+
+def test_report_lists_figures_with_overlapping_texts(tmp_path):
+    from ci.report import report_markdown
+
+    b = site.collect_bench(_fake_run(tmp_path), tmp_path / "executed")
+    report = {"profile": "cpu", "device": "cpu", "claims": [], "notebooks": []}
+    text = report_markdown(report, built="now", figures=b["figure_checks"])
+    assert "## Figures with overlapping texts" in text
+    assert ("| {doc}`05_runtime <003_x/05_runtime>` | 6 | escape times | "
+            "axes 0 / axes 1: title 'a' / title 'b' |") in text
+    assert "None in this build." in report_markdown(report, built="now", figures=[])
+    assert "overlapping texts" not in report_markdown(report, built="now")
+    timings = report_markdown(report, built="now", bench=b)
+    assert "## Timings" in timings and "### 003 · Subquadratic" in timings and "#### Speed measurements" in timings
+    assert "| not measured | 128× |" in timings and "004 ·" not in timings  # chapters with timings only
+
+
+def test_site_bench_command_writes_bench_json(tmp_path):
+    import json
+
+    report = _fake_run(tmp_path)
+    (tmp_path / "reproduction.json").write_text(json.dumps(report))
+    assert site.main(["bench", "--build", str(tmp_path)]) == 0
+    b = json.loads((tmp_path / "bench.json").read_text())
+    assert len(b["benchmarks"]) == 1 and b["explorers"][1]["over_budget"]
