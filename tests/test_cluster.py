@@ -28,11 +28,11 @@ def _nb(path: Path, cells: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def client():
-    from distributed import Client, LocalCluster
+    from distributed import Client
     import dask
 
     dask.config.set({"distributed.scheduler.allowed-failures": 1})
-    lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    lc = cluster.local_cluster(2)
     c = Client(lc)
     yield c
     c.close()
@@ -102,3 +102,41 @@ def test_runner_cli_on_a_local_cluster(tmp_path):
                           str(ROOT / "book" / "intro" / "kernels_primer.ipynb")], cwd=ROOT, capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "--cluster must be" in bad.stderr
+
+
+SWEEP_CELL = """import os
+from nbs_lib import sweep
+from nbs_lib.context import run_context
+ctx = run_context(profile, device, 0, announce=False)
+def f(item, ctx):
+    import os
+    return item * 2, os.getpid()
+out = sweep.map(f, range(4), ctx)
+assert sweep.where().startswith("tcp://"), sweep.where()
+assert [v for v, _ in out] == [0, 2, 4, 6] and all(p != os.getpid() for _, p in out), out
+"""
+
+
+def test_notebooks_sweeping_on_their_own_cluster_do_not_deadlock(client, tmp_path):
+    """Two notebooks hold both workers and each sends a sweep to the same cluster: the notebook tasks secede."""
+    root = tmp_path / "repo"
+    paths = [_nb(root / "book" / "intro" / f"sweep{i}.ipynb", ['profile = "smoke"\ndevice = "cpu"', SWEEP_CELL])
+             for i in range(2)]
+    rs = cluster.run_on_cluster(paths, spec="local:2", profile="smoke", device="cpu", out_root=tmp_path / "out",
+                                root=root, client=client, timeout=90)
+    assert [r["status"] for r in rs] == ["ok", "ok"], [r["error"] for r in rs]
+    assert len({r["worker"] for r in rs}) == 2, "one notebook per worker (the NOTEBOOK resource)"
+
+
+def test_exclusive_notebooks_run_after_the_others_one_at_a_time(client, tmp_path):
+    from test_core_exclusive import intervals, timing_notebooks
+
+    root, pool, alone, log = timing_notebooks(tmp_path, n_pool=2, n_alone=2)
+    tasks = [dict(path=p, root=root, out_root=tmp_path / "out", profile="smoke", device="cpu", timeout=60,
+                  threads=1, run_id="t") for p in pool + alone]
+    p_tasks, a_tasks = runner.split_exclusive(tasks, [runner._rel(p, root) for p in alone])
+    got = []
+    cluster.execute_tasks(p_tasks, spec="local:2", client=client, exclusive=a_tasks,
+                          on_result=lambda t, r: got.append(r["status"]))
+    assert got == ["ok"] * 4
+    intervals(log, [p.stem for p in alone])
