@@ -13,6 +13,11 @@ and the command exits non-zero; so does a notebook whose claims saw a non-finite
 ``diverged``). With verdict checking (default) a claim whose verdict differs from its expected verdict also
 makes the command exit non-zero.
 
+The notebooks listed in ``ci/exclusive.txt`` (those whose claims are timings) run after all the others, one at
+a time with nothing else running. ``--sweep-cluster local:N|tcp://HOST:PORT`` sets ``NBS_SWEEP_CLUSTER`` in the
+kernels: where ``nbs_lib.sweep.map`` runs a notebook's grid points (default: in the kernel itself; with
+``--cluster``, on that cluster).
+
 Reliability: every kernel runs with the same thread count whatever ``--jobs`` (``--threads``, default 1 on
 the CPU), so the same seed gives the same numbers. SIGINT/SIGTERM end every worker and kernel the runner
 started and leave ``reproduction.json`` marked ``interrupted``. Outputs are written atomically, and a run id
