@@ -47,20 +47,6 @@ def test_parse_address():
             cluster.parse_address(bad)
 
 
-def test_cluster_results_equal_local_runner(client, tmp_path):
-    paths = [ROOT / "book" / "intro" / "kernels_primer.ipynb"]
-    local = [runner.execute_notebook(p, profile="smoke", device="cpu", out_root=tmp_path / "local", threads=1)
-             for p in paths]
-    remote = cluster.run_on_cluster(paths, spec="local:2", profile="smoke", device="cpu",
-                                    out_root=tmp_path / "remote", root=ROOT, client=client)
-    for a, b in zip(local, remote):
-        assert b["status"] == "ok", b["error"]
-        va = {c["id"]: c["values"] for c in a["claims"]}
-        vb = {c["id"]: c["values"] for c in b["claims"]}
-        assert va == vb and va, "same seeds must give the same values on the cluster"
-        assert (tmp_path / "remote" / b["path"]).is_file()
-
-
 def test_worker_killed_mid_notebook_is_retried_once(client, tmp_path):
     root = tmp_path / "repo"
     p = _nb(root / "book" / "intro" / "die.ipynb", [
@@ -88,19 +74,28 @@ def test_gpu_request_on_cpu_cluster_fails_fast(client, tmp_path):
                                device="cuda", out_root=tmp_path, root=ROOT, client=client)
 
 
-def test_runner_cli_on_a_local_cluster(tmp_path):
+def test_runner_cli_on_a_local_cluster_equals_local_runner(tmp_path, tmp_path_factory):
+    """``ci.runner --cluster local:2`` runs the primer as a task: the same claim values as the local runner's
+    run of the same notebook at smoke (shared with test_notebooks.py), the executed copy written locally."""
     import subprocess
     import sys
 
+    from test_notebooks import smoke_run
+
+    primer = ROOT / "book" / "intro" / "kernels_primer.ipynb"
     out = subprocess.run([sys.executable, "-m", "ci.runner", "--cluster", "local:2", "--profile", "smoke",
-                          "--out", str(tmp_path), str(ROOT / "book" / "intro" / "kernels_primer.ipynb")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          "--out", str(tmp_path), str(primer)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     rep = json.loads((tmp_path / "reproduction.json").read_text())
     assert rep["status"] == "complete" and rep["notebooks"][0]["status"] == "ok" and len(rep["claims"]) == 4
+    assert (tmp_path / "executed" / rep["notebooks"][0]["path"]).is_file()
+    local = smoke_run(primer, tmp_path_factory, meta=True)
+    assert local["status"] == "ok", local["error"]
+    va = {c["id"]: c["values"] for c in local["claims"]}
+    vb = {c["id"]: c["values"] for c in rep["claims"]}
+    assert va == vb and va, "same seeds must give the same values on the cluster"
     bad = subprocess.run([sys.executable, "-m", "ci.runner", "--cluster", "nowhere", "--profile", "smoke",
-                          str(ROOT / "book" / "intro" / "kernels_primer.ipynb")], cwd=ROOT, capture_output=True,
-                         text=True)
+                          str(primer)], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "--cluster must be" in bad.stderr
 
 
