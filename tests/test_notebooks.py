@@ -49,24 +49,29 @@ def _locked(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def smoke_run(path: Path, factory, *, device: str = "cpu", meta: bool = True) -> dict:
-    """Return ``runner.execute_notebook(path, profile="smoke", device=device, threads=1, default_device=...)``,
-    executed once per test session (across xdist workers: a file cache under the session's temporary root,
-    guarded by a lock) and shared by the tests that need the same run."""
+def once_per_session(factory, name: str, compute):
+    """Return ``compute(folder)`` (JSON-able), computed once per test session and shared by every xdist worker
+    (a file cache under the session's temporary root, guarded by a lock; ``xdist_group`` alone does not
+    guarantee one worker: it is ignored with pytest 9)."""
     base = factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    cache = shared / "smoke-runs"
+    cache = shared / "once-per-session"
     cache.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(f"{rel(path)}|{device}|{meta}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(name.encode()).hexdigest()[:16]
     with _locked(cache / f"{key}.lock"):
         done = cache / f"{key}.json"
         if done.is_file():
             return json.loads(done.read_text())
-        r = runner.execute_notebook(path, profile="smoke", device=device, out_root=cache / key, threads=1,
-                                    default_device="meta" if meta else None)
-        r["executed_at"] = str(cache / key / rel(path))
-        done.write_text(json.dumps(r))
-        return r
+        value = compute(cache / key)
+        done.write_text(json.dumps(value, default=str))
+        return value
+
+
+def smoke_run(path: Path, factory, *, device: str = "cpu", meta: bool = True) -> dict:
+    """Return ``runner.execute_notebook(path, profile="smoke", device=device, threads=1, default_device=...)``,
+    executed once per test session (:func:`once_per_session`) and shared by the tests that need that run."""
+    return once_per_session(factory, f"smoke|{rel(path)}|{device}|{meta}", lambda folder: runner.execute_notebook(
+        path, profile="smoke", device=device, out_root=folder, threads=1, default_device="meta" if meta else None))
 
 
 @pytest.mark.notebook
