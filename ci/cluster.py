@@ -107,7 +107,7 @@ def _worker_address() -> str:
 
 def _client(spec: str):
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     kind, arg = parse_address(spec)
     if kind == "local":

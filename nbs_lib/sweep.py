@@ -19,6 +19,9 @@ Where the items run is chosen outside the notebook (the notebook's code does not
   runs, so the sweep's items find free workers even when every worker holds a notebook;
 - called from inside a Dask task itself: through ``distributed.worker_client()`` (which secedes while it
   waits), whatever ``NBS_SWEEP_CLUSTER`` says.
+
+Items ask for no worker resource: with a CUDA context every worker that may take an item needs CUDA (on a GPU
+cluster the items share the GPU of the worker they land on).
 """
 from __future__ import annotations
 
