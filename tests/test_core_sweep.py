@@ -89,3 +89,24 @@ def test_bad_spec_names_the_variable(spec, ctx, monkeypatch):
 def test_local_without_the_variable(ctx, monkeypatch):
     assert _local(_square, [], ctx, monkeypatch) == []
     assert [r["value"] for r in _local(_square, [2, 1], ctx, monkeypatch)] == [7, 4]
+
+
+def test_runner_forwards_the_sweep_cluster_to_the_kernel(tmp_path, capsys):
+    import nbformat
+
+    from ci import runner
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('profile = "smoke"\ndevice = "cpu"'),
+                nbformat.v4.new_code_cell("from nbs_lib import sweep\nassert sweep.where() == 'tcp://127.0.0.1:9', "
+                                          "sweep.where()")]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    p = tmp_path / "repo" / "book" / "x" / "where.ipynb"
+    p.parent.mkdir(parents=True)
+    nbformat.write(nb, str(p))
+    r = runner.execute_notebook(p, profile="smoke", device="cpu", out_root=tmp_path / "out", root=tmp_path / "repo",
+                                threads=1, sweep_cluster="tcp://127.0.0.1:9")
+    assert r["status"] == "ok", r["error"]
+    assert runner.main(["--sweep-cluster", "nowhere", "--profile", "smoke", str(p)]) == 2
+    assert "NBS_SWEEP_CLUSTER" in capsys.readouterr().err
