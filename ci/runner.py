@@ -13,6 +13,11 @@ and the command exits non-zero; so does a notebook whose claims saw a non-finite
 ``diverged``). With verdict checking (default) a claim whose verdict differs from its expected verdict also
 makes the command exit non-zero.
 
+The notebooks listed in ``ci/exclusive.txt`` (those whose claims are timings) run after all the others, one at
+a time with nothing else running. ``--sweep-cluster local:N|tcp://HOST:PORT`` sets ``NBS_SWEEP_CLUSTER`` in the
+kernels: where ``nbs_lib.sweep.map`` runs a notebook's grid points (default: in the kernel itself; with
+``--cluster``, on that cluster).
+
 Reliability: every kernel runs with the same thread count whatever ``--jobs`` (``--threads``, default 1 on
 the CPU), so the same seed gives the same numbers. SIGINT/SIGTERM end every worker and kernel the runner
 started and leave ``reproduction.json`` marked ``interrupted``. Outputs are written atomically, and a run id
@@ -63,6 +68,9 @@ DATA_ENV = ("NBS_CIFAR10_DIR", "NBS_SGEMM_CSV", "NBS_MAX_HOST_GB")
 THREAD_ENV = ("NBS_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 DEFAULT_DEVICES = ("meta",)
+SWEEP_ENV = "NBS_SWEEP_CLUSTER"
+#: notebooks that time something: run after the others, one at a time, with nothing else running
+EXCLUSIVE_FILE = ROOT / "ci" / "exclusive.txt"
 
 
 class Interrupted(Exception):
@@ -291,18 +299,19 @@ def _kernel_env(changes: dict):
     """
     saved = {k: os.environ.get(k) for k in changes}
     try:
-        for k, v in changes.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_env(changes)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_env(saved)
+
+
+def _set_env(values: dict) -> None:
+    """Set each variable of ``values`` to its value, or remove it where the value is None."""
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def make_ipython_dir(default_device: str, parent=None) -> str:
@@ -365,14 +374,16 @@ def _base_result(path, root, **extra) -> dict:
 def execute_notebook(path, *, profile: str = "cpu", device: str = "auto", out_root=BUILD / "executed",
                      timeout: int = 1800, params: dict | None = None, threads: int | None = None,
                      root: Path = ROOT, run_id: str | None = None, ipython_dir: str | None = None,
-                     default_device: str | None = None) -> dict:
+                     default_device: str | None = None, sweep_cluster: str | None = None) -> dict:
     """Execute one notebook with papermill; return its result (``path``, ``chapter``, ``status``, ``seconds``,
     ``error``, ``error_line``, ``claims``, ``context``, ``parameters``).
 
     Unknown parameter names fail before the kernel starts. The executed copy is written atomically under
     ``out_root`` at the notebook's path relative to ``root``, with ``metadata.nbs_run`` (run id, profile,
     parameters). ``default_device`` (``"meta"``) or an explicit ``ipython_dir`` sets torch's default device
-    in the kernel through an IPython startup file.
+    in the kernel through an IPython startup file. ``sweep_cluster`` (``local:N`` or ``tcp://HOST:PORT``)
+    becomes the kernel's ``NBS_SWEEP_CLUSTER``, where ``nbs_lib.sweep.map`` runs its items; None leaves the
+    variable this process has.
     """
     import papermill as pm
 
@@ -399,6 +410,8 @@ def execute_notebook(path, *, profile: str = "cpu", device: str = "auto", out_ro
                 "PYTHONHASHSEED": "0"})
     if ipython_dir:
         env["IPYTHONDIR"] = str(ipython_dir)
+    if sweep_cluster is not None:
+        env[SWEEP_ENV] = sweep_cluster
     t0 = time.time()
     status, error, line = "ok", "", ""
     try:
@@ -538,6 +551,28 @@ def _execute_all(tasks: list[dict], jobs: int, on_result) -> None:
 
 
 # ---------------------------------------------------------------- a run
+def exclusive_notebooks(path: Path = EXCLUSIVE_FILE) -> list[str]:
+    """Return the repository-relative paths listed in ``ci/exclusive.txt`` (the notebooks run alone)."""
+    if not Path(path).is_file():
+        return []
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(line)
+    return out
+
+
+def split_exclusive(tasks: list[dict], exclusive) -> tuple[list[dict], list[dict]]:
+    """Return ``(pool, alone)``: the tasks whose notebook's path relative to its root is in ``exclusive`` go
+    to ``alone`` (in the order of ``tasks``), the others to ``pool``."""
+    names = set(exclusive or ())
+    pool, alone = [], []
+    for t in tasks:
+        (alone if _rel(t["path"], Path(t["root"])) in names else pool).append(t)
+    return pool, alone
+
+
 def device_description(device: str) -> str:
     """Return what ``device`` resolves to here, e.g. ``"cpu"`` or ``"cuda (NVIDIA H100 80GB HBM3)"``."""
     import torch
@@ -630,8 +665,14 @@ def _cache_store(cache_dir: Path, key: str, r: dict, executed: Path, run: dict) 
 
 def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=1800, params=None, root=ROOT,
         threads: int | None = None, cache: bool = True, default_device: str | None = None,
-        seed: int | None = None, cluster: str | None = None) -> dict:
+        seed: int | None = None, cluster: str | None = None, sweep_cluster: str | None = None,
+        exclusive=None) -> dict:
     """Execute ``paths`` in parallel, write ``out/reproduction.json`` and return its content.
+
+    The notebooks named in ``exclusive`` (repository-relative paths; default: ``ci/exclusive.txt``) run after
+    all the others, one at a time with nothing else running: their timings are not taken under load.
+    ``sweep_cluster`` sets ``NBS_SWEEP_CLUSTER`` for the kernels (where ``nbs_lib.sweep.map`` runs); on a
+    ``cluster`` the kernels use that cluster unless it is given.
 
     Parameters are checked against every notebook before any kernel starts (``ValueError``). On SIGINT or
     SIGTERM the kernels and workers are ended, ``reproduction.json`` is written with ``status:
@@ -647,6 +688,11 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
         dev_desc = device_description(device)  # fails early, with a clear message, on device="cuda" without a GPU
     if default_device is not None and default_device not in DEFAULT_DEVICES:
         raise ValueError(f"default_device must be one of {DEFAULT_DEVICES}, got {default_device!r}")
+    if sweep_cluster is not None:
+        from nbs_lib import sweep as _sweep
+
+        _sweep.parse(sweep_cluster)
+    exclusive = exclusive_notebooks() if exclusive is None else list(exclusive)
     params = dict(params or {})
     for k in ("profile", "device"):
         if k in params:
@@ -675,7 +721,8 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
 
     ipython_dir = make_ipython_dir(default_device, out) if default_device else None
     base = dict(profile=profile, device=device, out_root=out_exec, timeout=timeout, params=params, threads=threads,
-                root=root, run_id=run_info["run_id"], ipython_dir=ipython_dir, default_device=default_device)
+                root=root, run_id=run_info["run_id"], ipython_dir=ipython_dir, default_device=default_device,
+                sweep_cluster=sweep_cluster)
     tasks = []
     for p in paths:
         rel = _rel(p, root)
@@ -709,13 +756,15 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
                                        parameters=effective[p]))
         return rs
 
+    pool, alone = split_exclusive(tasks, exclusive)
     try:
         if cluster:
             from ci import cluster as _cluster
 
-            _cluster.execute_tasks(tasks, spec=cluster, on_result=on_result)
+            _cluster.execute_tasks(pool, spec=cluster, on_result=on_result, exclusive=alone)
         else:
-            _execute_all(tasks, jobs, on_result)
+            _execute_all(pool, jobs, on_result)
+            _execute_all(alone, 1, on_result)  # after the pool has ended, one at a time: nothing else runs
     except Interrupted as exc:
         for tmp in out_exec.rglob(".*.tmp.ipynb"):
             with contextlib.suppress(OSError):
@@ -894,6 +943,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-check-verdicts", action="store_true", help="do not fail on unexpected verdicts")
     ap.add_argument("--cluster", help="run the notebooks as Dask tasks: local:N (a LocalCluster of N one-thread "
                                       "workers) or tcp://HOST:8786 (an existing scheduler); see ci/cluster.py")
+    ap.add_argument("--sweep-cluster", help="where nbs_lib.sweep.map runs a notebook's sweep items: local:N or "
+                                            "tcp://HOST:PORT (sets NBS_SWEEP_CLUSTER in the kernels; with --cluster "
+                                            "the default is that cluster)")
     ap.add_argument("--plan", action="store_true", help="print the resource plan (ci/plan.py) and run nothing")
     ap.add_argument("--gpu-mem", default="80GB", help="with --plan: the GPU memory to plan for")
     ap.add_argument("--host-mem", default="64GB", help="with --plan: the host memory to plan for")
@@ -906,6 +958,10 @@ def main(argv=None) -> int:
                            "--host-mem", a.host_mem] + extra)
     try:
         _profiles.check_profile(a.profile)
+        if a.sweep_cluster is not None:
+            from nbs_lib import sweep as _sweep
+
+            _sweep.parse(a.sweep_cluster)
         if a.cluster:
             from ci import cluster as _cluster
 
@@ -930,7 +986,8 @@ def main(argv=None) -> int:
     try:
         report = run(paths, profile=a.profile, device=a.device, jobs=a.jobs, out=Path(a.out), timeout=a.timeout,
                      params={k: _parse_value(v) for k, v in a.param}, threads=a.threads, cache=not a.no_cache,
-                     default_device=a.default_device, seed=a.seed, root=infer_root(paths), cluster=a.cluster)
+                     default_device=a.default_device, seed=a.seed, root=infer_root(paths), cluster=a.cluster,
+                     sweep_cluster=a.sweep_cluster)
     except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -165,6 +165,12 @@ def load_cifar10(root, split: str = "train", classes: tuple[int, ...] | None = N
     parts = [_read_batch(f) for f in files]
     X = np.concatenate([a for a, _ in parts]).astype(np.float64) / 255.0
     y = np.concatenate([b for _, b in parts])
+    X, y = _subset(X, y, classes, n, seed)
+    return Dataset(X, y, f"CIFAR-10 ({split}, {len(y)} images from {p})")
+
+
+def _subset(X: np.ndarray, y: np.ndarray, classes, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the rows of ``classes`` (all when None), then ``n`` of them drawn without replacement by ``seed``."""
     if classes is not None:
         keep = np.isin(y, np.asarray(classes))
         X, y = X[keep], y[keep]
@@ -172,7 +178,7 @@ def load_cifar10(root, split: str = "train", classes: tuple[int, ...] | None = N
         validate.positive_int("n", n, maximum=len(y))
         idx = np.random.default_rng(seed).choice(len(y), size=n, replace=False)
         X, y = X[idx], y[idx]
-    return Dataset(X, y, f"CIFAR-10 ({split}, {len(y)} images from {p})")
+    return X, y
 
 
 def digits(classes: tuple[int, ...] | None = None, n: int | None = None, seed: int = 0,
@@ -186,13 +192,7 @@ def digits(classes: tuple[int, ...] | None = None, n: int | None = None, seed: i
 
     d = load_digits()
     X, y = d.data.astype(np.float64) / 16.0, d.target.astype(np.int64)
-    if classes is not None:
-        keep = np.isin(y, np.asarray(classes))
-        X, y = X[keep], y[keep]
-    if n is not None:
-        validate.positive_int("n", n, maximum=len(y))
-        idx = np.random.default_rng(seed).choice(len(y), size=n, replace=False)
-        X, y = X[idx], y[idx]
+    X, y = _subset(X, y, classes, n, seed)
     what = f"scikit-learn digits (8×8, {len(y)} images)"
     return Dataset(X, y, f"stand-in: {what}" if as_stand_in else what)
 

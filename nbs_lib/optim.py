@@ -155,6 +155,25 @@ def _diverged(hist: _History, params, t: int, loss, on_divergence: str, where: s
     return hist.result(params, converged=False, diverged=True, message=msg)
 
 
+def _bookkeep(hist: _History, t: int, steps: int, loss, grads, dead, params, *, mode: str, blowup: float,
+              where: str, knobs: str, callback) -> tuple:
+    """One step's bookkeeping, shared by GD and NAG: update the per-run divergence mask (``mode="mask"``) or
+    stop at a divergence, record the loss, call ``callback``; return ``(dead, result)`` where ``result`` is
+    the final :class:`RunResult` when the run ends at step ``t`` (converged, last step, every run dead), else
+    None."""
+    if mode == "mask":
+        ok = _ok(loss, grads, blowup, per_run=True)
+        dead = ~ok if dead is None else dead | ~ok
+    elif not bool(_ok(loss, grads, blowup, per_run=False)):
+        return dead, _diverged(hist, params, t, loss, mode, where, knobs)
+    done = hist.add(loss, None if dead is None else dead.cpu().numpy())
+    if callback is not None:
+        callback(t, params, loss)
+    if done or t == steps or (dead is not None and bool(dead.all())):
+        return dead, _masked(hist.result(params, converged=done), dead, where, knobs)
+    return dead, None
+
+
 def gd(
     loss_grad: Callable, params, *, eta, steps: int, tol: float | None = None,
     on_divergence: str = "raise", callback: Callable | None = None, blowup: float = BLOWUP,
@@ -171,23 +190,17 @@ def gd(
     template = params
     theta = [p.detach().clone() for p in _as_tuple(params)]
     hist = _History(tol)
-    mask = on_divergence == "mask"
     dead = None
     for t in range(steps + 1):
         loss, grads = loss_grad(_like(template, theta))
         grads = _as_tuple(grads)
-        if mask:
-            ok = _ok(loss, grads, blowup, per_run=True)
-            dead = ~ok if dead is None else dead | ~ok
+        dead, end = _bookkeep(hist, t, steps, loss, grads, dead, _like(template, theta), mode=on_divergence,
+                              blowup=blowup, where="GD", knobs=knobs, callback=callback)
+        if end is not None:
+            return end
+        if dead is not None:
             grads = [torch.where(dead.reshape((-1,) + (1,) * (g.ndim - 1)).to(g.device), torch.zeros_like(g), g)
                      for g in grads]
-        elif not bool(_ok(loss, grads, blowup, per_run=False)):
-            return _diverged(hist, _like(template, theta), t, loss, on_divergence, "GD", knobs)
-        done = hist.add(loss, None if dead is None else dead.cpu().numpy())
-        if callback is not None:
-            callback(t, _like(template, theta), loss)
-        if done or t == steps or (dead is not None and bool(dead.all())):
-            return _masked(hist.result(_like(template, theta), converged=done), dead, "GD", knobs)
         theta = [p - eta * g for p, g in zip(theta, grads)]
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -220,7 +233,6 @@ def nag(
     theta = [p.detach().clone() for p in _as_tuple(params)]
     prev = [p.clone() for p in theta]
     hist = _History(tol)
-    mask = on_divergence == "mask"
     dead = None
     for t in range(steps + 1):
         y = [p + beta * (p - q) for p, q in zip(theta, prev)]
@@ -229,16 +241,10 @@ def nag(
         at = y
         if loss_fn is not None:
             loss, at = loss_fn(_like(template, theta)), theta
-        if mask:
-            ok = _ok(loss, grads, blowup, per_run=True)
-            dead = ~ok if dead is None else dead | ~ok
-        elif not bool(_ok(loss, grads, blowup, per_run=False)):
-            return _diverged(hist, _like(template, at), t, loss, on_divergence, "NAG", knobs)
-        done = hist.add(loss, None if dead is None else dead.cpu().numpy())
-        if callback is not None:
-            callback(t, _like(template, at), loss)
-        if done or t == steps or (dead is not None and bool(dead.all())):
-            return _masked(hist.result(_like(template, at), converged=done), dead, "NAG", knobs)
+        dead, end = _bookkeep(hist, t, steps, loss, grads, dead, _like(template, at), mode=on_divergence,
+                              blowup=blowup, where="NAG", knobs=knobs, callback=callback)
+        if end is not None:
+            return end
         new = [yy - eta * g for yy, g in zip(y, grads)]
         if dead is not None:
             new = _freeze(new, theta, dead)

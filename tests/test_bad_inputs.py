@@ -2,8 +2,9 @@
 
 A case is ``{notebook, params, error}``. It must make the runner fail (non-zero exit), its first error line must
 match the regex ``error``, and no claim may have been recorded before the failure (validation happens in the
-setup cell, before any work). All selected cases run once, in parallel, in one runner call
-(:func:`ci.runner.run_cases`); a case whose notebook does not exist (yet) is skipped.
+setup cell, before any work). All selected cases run once per session, in parallel, in one runner call
+(:func:`ci.runner.run_cases`), whichever xdist worker asks first; a case whose notebook does not exist (yet) is
+skipped.
 """
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from ci import runner
+from test_notebooks import once_per_session
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted((ROOT / "tests").glob("bad_inputs_*.yaml"))
@@ -54,10 +56,12 @@ def results(request, tmp_path_factory):
     todo = [c for c in selected if isinstance(c[2], dict) and (ROOT / str(c[2].get("notebook"))).is_file()]
     if not todo:
         return {}
-    out = tmp_path_factory.mktemp("bad_inputs")
-    res = runner.run_cases([(ROOT / c[2]["notebook"], c[2]["params"]) for c in todo], profile="smoke", device="cpu",
-                           out=out, jobs=2, timeout=300)
-    return {_key(c): r for c, r in zip(todo, res)}
+    def run(out):  # once per session, whichever xdist worker asks first (the others read its results)
+        res = runner.run_cases([(ROOT / c[2]["notebook"], c[2]["params"]) for c in todo], profile="smoke",
+                               device="cpu", out=out, jobs=2, timeout=300)
+        return {_key(c): r for c, r in zip(todo, res)}
+
+    return once_per_session(tmp_path_factory, "bad_inputs|" + "|".join(sorted(_key(c) for c in todo)), run)
 
 
 @pytest.mark.notebook

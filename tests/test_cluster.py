@@ -28,11 +28,11 @@ def _nb(path: Path, cells: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def client():
-    from distributed import Client, LocalCluster
+    from distributed import Client
     import dask
 
     dask.config.set({"distributed.scheduler.allowed-failures": 1})
-    lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    lc = cluster.local_cluster(2)
     c = Client(lc)
     yield c
     c.close()
@@ -45,20 +45,6 @@ def test_parse_address():
     for bad in ("local:0", "local:x", "host:8786", ""):
         with pytest.raises(cluster.ClusterError, match="--cluster"):
             cluster.parse_address(bad)
-
-
-def test_cluster_results_equal_local_runner(client, tmp_path):
-    paths = [ROOT / "book" / "intro" / "kernels_primer.ipynb"]
-    local = [runner.execute_notebook(p, profile="smoke", device="cpu", out_root=tmp_path / "local", threads=1)
-             for p in paths]
-    remote = cluster.run_on_cluster(paths, spec="local:2", profile="smoke", device="cpu",
-                                    out_root=tmp_path / "remote", root=ROOT, client=client)
-    for a, b in zip(local, remote):
-        assert b["status"] == "ok", b["error"]
-        va = {c["id"]: c["values"] for c in a["claims"]}
-        vb = {c["id"]: c["values"] for c in b["claims"]}
-        assert va == vb and va, "same seeds must give the same values on the cluster"
-        assert (tmp_path / "remote" / b["path"]).is_file()
 
 
 def test_worker_killed_mid_notebook_is_retried_once(client, tmp_path):
@@ -88,17 +74,64 @@ def test_gpu_request_on_cpu_cluster_fails_fast(client, tmp_path):
                                device="cuda", out_root=tmp_path, root=ROOT, client=client)
 
 
-def test_runner_cli_on_a_local_cluster(tmp_path):
+def test_runner_cli_on_a_local_cluster_equals_local_runner(tmp_path, tmp_path_factory):
+    """``ci.runner --cluster local:2`` runs the primer as a task: the same claim values as the local runner's
+    run of the same notebook at smoke (shared with test_notebooks.py), the executed copy written locally."""
     import subprocess
     import sys
 
+    from test_notebooks import smoke_run
+
+    primer = ROOT / "book" / "intro" / "kernels_primer.ipynb"
     out = subprocess.run([sys.executable, "-m", "ci.runner", "--cluster", "local:2", "--profile", "smoke",
-                          "--out", str(tmp_path), str(ROOT / "book" / "intro" / "kernels_primer.ipynb")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          "--out", str(tmp_path), str(primer)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     rep = json.loads((tmp_path / "reproduction.json").read_text())
     assert rep["status"] == "complete" and rep["notebooks"][0]["status"] == "ok" and len(rep["claims"]) == 4
+    assert (tmp_path / "executed" / rep["notebooks"][0]["path"]).is_file()
+    local = smoke_run(primer, tmp_path_factory, meta=True)
+    assert local["status"] == "ok", local["error"]
+    va = {c["id"]: c["values"] for c in local["claims"]}
+    vb = {c["id"]: c["values"] for c in rep["claims"]}
+    assert va == vb and va, "same seeds must give the same values on the cluster"
     bad = subprocess.run([sys.executable, "-m", "ci.runner", "--cluster", "nowhere", "--profile", "smoke",
-                          str(ROOT / "book" / "intro" / "kernels_primer.ipynb")], cwd=ROOT, capture_output=True,
-                         text=True)
+                          str(primer)], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "--cluster must be" in bad.stderr
+
+
+SWEEP_CELL = """import os
+from nbs_lib import sweep
+from nbs_lib.context import run_context
+ctx = run_context(profile, device, 0, announce=False)
+def f(item, ctx):
+    import os
+    return item * 2, os.getpid()
+out = sweep.map(f, range(4), ctx)
+assert sweep.where().startswith("tcp://"), sweep.where()
+assert [v for v, _ in out] == [0, 2, 4, 6] and all(p != os.getpid() for _, p in out), out
+"""
+
+
+def test_notebooks_sweeping_on_their_own_cluster_do_not_deadlock(client, tmp_path):
+    """Two notebooks hold both workers and each sends a sweep to the same cluster: the notebook tasks secede."""
+    root = tmp_path / "repo"
+    paths = [_nb(root / "book" / "intro" / f"sweep{i}.ipynb", ['profile = "smoke"\ndevice = "cpu"', SWEEP_CELL])
+             for i in range(2)]
+    rs = cluster.run_on_cluster(paths, spec="local:2", profile="smoke", device="cpu", out_root=tmp_path / "out",
+                                root=root, client=client, timeout=90)
+    assert [r["status"] for r in rs] == ["ok", "ok"], [r["error"] for r in rs]
+    assert len({r["worker"] for r in rs}) == 2, "one notebook per worker (the NOTEBOOK resource)"
+
+
+def test_exclusive_notebooks_run_after_the_others_one_at_a_time(client, tmp_path):
+    from test_core_exclusive import intervals, timing_notebooks
+
+    root, pool, alone, log = timing_notebooks(tmp_path, n_pool=1, n_alone=2)
+    tasks = [dict(path=p, root=root, out_root=tmp_path / "out", profile="smoke", device="cpu", timeout=60,
+                  threads=1, run_id="t") for p in pool + alone]
+    p_tasks, a_tasks = runner.split_exclusive(tasks, [runner._rel(p, root) for p in alone])
+    got = []
+    cluster.execute_tasks(p_tasks, spec="local:2", client=client, exclusive=a_tasks,
+                          on_result=lambda t, r: got.append(r["status"]))
+    assert got == ["ok"] * 3
+    intervals(log, [p.stem for p in alone])
