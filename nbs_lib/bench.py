@@ -122,3 +122,26 @@ def publish(label: str, timings: Mapping[str, Timing], *, baseline: str, sizes: 
     except ImportError:  # pragma: no cover
         print(text)
     return payload
+
+
+@dataclass
+class Measurement:
+    """One speed measurement of an experiment, kept in its result for the notebook to publish.
+
+    Experiments time with :func:`compare` and plot nothing; the notebook calls :func:`publish_all` on the
+    result's measurements, which displays the tables and their payloads for ``_build/bench.json``.
+    """
+
+    label: str
+    timings: Mapping[str, Timing]
+    baseline: str
+    sizes: Mapping | None = None
+    dtype: str = "float64"
+    expected_ratio: Mapping[str, float] | None = None
+    note: str = ""
+
+
+def publish_all(measurements) -> list[dict]:
+    """Publish every :class:`Measurement` (see :func:`publish`); return their payloads."""
+    return [publish(m.label, m.timings, baseline=m.baseline, sizes=m.sizes, dtype=m.dtype,
+                    expected_ratio=m.expected_ratio, note=m.note) for m in measurements]

@@ -881,6 +881,7 @@ class BenchResult:
 
     table: pd.DataFrame
     errors: dict
+    measurements: list = field(default_factory=list)   # bench.Measurement per task and size, to publish
 
 
 def benchmarks(cfg: BenchConfig, ctx: RunContext) -> BenchResult:
@@ -896,7 +897,11 @@ def benchmarks(cfg: BenchConfig, ctx: RunContext) -> BenchResult:
     dev, rows, err = ctx.device, [], dict(loop=0.0, sketch=0.0, compressed=0.0, lanczos=0.0)
     gen = ctx.generator("bench")
 
+    meas = []
+
     def add(task, size, timings, names):
+        meas.append(bench.Measurement(f"{task}, {size}", {names[k]: timings[k] for k in names},
+                                      baseline=names[next(iter(names))], sizes={"size": size}))
         for key, label in names.items():
             t = timings[key]
             rows.append(dict(task=task, size=size, method=label, device=str(dev), median=t.median, q1=t.q1, q3=t.q3))
@@ -951,7 +956,7 @@ def benchmarks(cfg: BenchConfig, ctx: RunContext) -> BenchResult:
             {"dense": "build K0 + dense eigvalsh", "lanczos": "Lanczos, matrix-free"})
     tab = pd.DataFrame(rows)
     tab["speedup"] = tab.groupby(["task", "size"])["median"].transform(lambda s_: s_.iloc[0] / s_)
-    return BenchResult(tab, err)
+    return BenchResult(tab, err, meas)
 
 
 def regime_sweep(N: int, n: int, d: int, m: int, ps, qs, *, T: int, trials: int, gen: torch.Generator,
