@@ -2,6 +2,7 @@
 measurement solid, seeds as a band, the data named on the axes)."""
 from __future__ import annotations
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -260,7 +261,8 @@ def contraction(res, T: int, b: float):
     axes[1].set(yscale="log", xlabel="step $t$", ylabel=r"$\|r_{t+1}\|/\|r_t\|$", title="per-step ratios")
     for ax in axes:
         plotting.data_note(ax, SPHERE + r", $y\sim\mathcal{N}(0,1)$")
-        ax.legend(fontsize=8, loc="upper right")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 
