@@ -14,18 +14,25 @@ def _setup(m=256, n=8, L=2, b=1.0, kind="shifted", seed=0):
     return net, H, y, spec
 
 
-def test_lrm_query_matches_dense_after_updates_and_restarts():
-    # P27: Query = (W0 + Σ U Vᵀ) y, dense and sparse inputs; rank resets to 0 at each restart
-    g = torch.Generator().manual_seed(0)
-    m, n = 64, 4
+def _lrm_updates(g, m, n, r_max, steps):
+    """Yield ``(lrm, dense)`` after each of ``steps`` random rank-``n`` updates of an LRM with restart ``r_max`` and of
+    the dense matrix it stands for (float64)."""
     W0 = torch.randn(m, m, generator=g, dtype=torch.float64)
-    lrm = sq.LowRankMaintenance([W0], restart=10)
+    lrm = sq.LowRankMaintenance([W0], restart=r_max)
     dense = W0.clone()
-    expected_rank = [4, 8, 0, 4, 8, 0]          # r grows by n = 4 and resets to 0 when it reaches r_max = 10
-    for t in range(6):
+    for _ in range(steps):
         U, V = torch.randn(m, n, generator=g, dtype=torch.float64), torch.randn(m, n, generator=g, dtype=torch.float64)
         lrm.update(0, U, V)
         dense += U @ V.T
+        yield lrm, dense
+
+
+def test_lrm_query_matches_dense_after_updates_and_restarts():
+    # P27: Query = (W0 + Σ U Vᵀ) y, dense and sparse inputs; rank resets to 0 at each restart
+    g = torch.Generator().manual_seed(0)
+    m = 64
+    expected_rank = [4, 8, 0, 4, 8, 0]          # r grows by n = 4 and resets to 0 when it reaches r_max = 10
+    for t, (lrm, dense) in enumerate(_lrm_updates(g, m, 4, 10, 6)):
         assert lrm.rank[0] == expected_rank[t]
         Y = torch.relu(torch.randn(m, 3, generator=g, dtype=torch.float64) - 1)
         assert torch.allclose(lrm.query(0, Y), dense @ Y, atol=1e-10)
@@ -38,16 +45,8 @@ def test_lrm_query_matches_dense_after_updates_and_restarts():
 def test_lrm_restarts_when_the_rank_reaches_r_max_exactly():
     # Alg. 4: restart as soon as the accumulated rank is ≥ r_max; with n = 4 and r_max = 8 the second update hits
     # r_max exactly and must restart (a '>' would keep rank 8 until the third update)
-    g = torch.Generator().manual_seed(3)
-    m, n = 32, 4
-    W0 = torch.randn(m, m, generator=g, dtype=torch.float64)
-    lrm = sq.LowRankMaintenance([W0], restart=8)
-    dense = W0.clone()
     ranks = []
-    for _ in range(4):
-        U, V = torch.randn(m, n, generator=g, dtype=torch.float64), torch.randn(m, n, generator=g, dtype=torch.float64)
-        lrm.update(0, U, V)
-        dense += U @ V.T
+    for lrm, dense in _lrm_updates(torch.Generator().manual_seed(3), 32, 4, 8, 4):
         ranks.append(lrm.rank[0])
     assert ranks == [4, 0, 4, 0] and lrm.counters["restarts"] == 2
     assert torch.allclose(lrm.base[0], dense, atol=1e-10)      # after a restart the base holds everything

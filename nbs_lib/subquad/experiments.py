@@ -6,7 +6,9 @@ metrics its claims need, and plots nothing. Random draws use the context's strea
 ``ctx.seeds(k, *keys)`` for the exact-in-law sampler (which draws on the CPU and moves to ``ctx.device``).
 
 Notebook 01: :func:`constants_table`, :func:`density` (F1, Lemma F.6 on every layer), :func:`schedule` (F2,
-Remark F.7 on every layer), :func:`norms` (F3, Lemma G.6), :func:`trunc_chi2` (Lemma G.3).
+Remark F.7 on every layer), :func:`norms` (F3, Lemma G.6), :func:`trunc_chi2` (Lemma G.3), :func:`product_norms`
+(Lemma F.9). Notebook 03 adds :func:`perturbation` (Lemma F.10); notebook 05's :func:`lrm_cost` times both directions
+of Corollary C.5. :func:`start` is every notebook's shared setup (run context and figure style).
 """
 from __future__ import annotations
 
@@ -28,6 +30,15 @@ _B = 8  # bytes per float64
 MAX_N, MAX_D, MAX_L, MAX_LOG2_M = 256, 4096, 8, 22
 
 
+def start(profile: str = "cpu", device: str = "auto", seed: int = 0) -> RunContext:
+    """Return the run context of a chapter-003 notebook and apply the book's figure style (the shared setup)."""
+    from .. import plotting
+    from ..context import run_context
+
+    plotting.use_style()
+    return run_context(profile, device, seed)
+
+
 def _data(cfg, ctx: RunContext, corr: float = 0.0) -> torch.Tensor:
     """Return the unit-sphere inputs ``X: (d, n)`` of a config on ``ctx.device`` (stream ``"data"``)."""
     X, _ = synthetic_sphere(cfg.n, cfg.d, corr=corr, seed=ctx.seeds(1, "data", cfg.n, cfg.d)[0], dtype=ctx.dtype)
@@ -37,6 +48,15 @@ def _data(cfg, ctx: RunContext, corr: float = 0.0) -> torch.Tensor:
 def _check_common(cfg) -> None:
     validate.int_in("n", cfg.n, 2, MAX_N)
     validate.int_in("d", cfg.d, 2, MAX_D)
+
+
+def _check_deep(cfg, grid: str, max_m: int = 2 ** MAX_LOG2_M) -> None:
+    """Validate the knobs of the per-layer configs: n, d, depth L, width m, seeds and the threshold list ``grid``."""
+    _check_common(cfg)
+    validate.int_in("L", cfg.L, 2, MAX_L)
+    validate.int_in("m", cfg.m, 16, max_m)
+    validate.int_in("seeds", cfg.seeds, 1, 100)
+    _b_grid(grid, getattr(cfg, grid), 3.0)
 
 
 def _b_grid(name, vals, hi=6.0):
@@ -73,11 +93,7 @@ class DensityConfig(Config):
                 "paper": dict(m=16384, seeds=20)}
 
     def validate(self):
-        _check_common(self)
-        validate.int_in("L", self.L, 2, MAX_L)
-        validate.int_in("m", self.m, 16, 2 ** MAX_LOG2_M)
-        validate.int_in("seeds", self.seeds, 1, 100)
-        _b_grid("b_grid", self.b_grid, 3.0)
+        _check_deep(self, "b_grid")
 
     def resources(self):
         return Resources(host_bytes=3 * self.L * self.m * self.n * _B)
@@ -186,11 +202,7 @@ class NormsConfig(Config):
     PROFILES = {"smoke": dict(m=1024, seeds=1), "cpu": {}, "paper": dict(m=16384, seeds=20)}
 
     def validate(self):
-        _check_common(self)
-        validate.int_in("L", self.L, 2, MAX_L)
-        validate.int_in("m", self.m, 16, 2 ** MAX_LOG2_M)
-        validate.int_in("seeds", self.seeds, 1, 100)
-        _b_grid("bs", self.bs, 3.0)
+        _check_deep(self, "bs")
 
     def resources(self):
         return Resources(host_bytes=3 * (self.L + 1) * self.m * self.n * _B)
@@ -296,6 +308,65 @@ def trunc_chi2(cfg: TruncChi2Config, ctx: RunContext) -> TruncChi2Result:
     slopes = np.array([fit.fit_power_law(ns, std[i]).exponent for i in range(B)])
     return TruncChi2Result(tuple(cfg.bs), ns, mean, se, std, mu, 1 + bs * (bs + 1),
                            float(np.max(np.abs(mean - mu[:, None]) / se)), slopes, float(far.min()))
+
+
+@dataclass(frozen=True)
+class ProductNormConfig(Config):
+    """Lemma F.9: spectral norms of ``W_b D_{i,b−1} W_{b−1} ⋯ D_{i,a} W_a`` at initialisation, all ``a ≤ b``."""
+
+    n: int = 4                                   # samples (integer in [2, 256])
+    d: int = 16                                  # input dimension (integer in [2, 4096])
+    L: int = 6                                   # depth (integer in [2, 8])
+    m: int = 256                                 # width (integer in [16, 1024]: dense m×m products)
+    seeds: int = 2                               # independent networks (integer in [1, 100])
+    bs: tuple = (0.0, 1.0)                       # thresholds of the shifted ReLU (numbers in [0, 3])
+    PROFILES = {"smoke": dict(m=64, L=4, seeds=1), "cpu": {}, "paper": dict(m=1024, L=8, seeds=5)}
+
+    def validate(self):
+        _check_deep(self, "bs", max_m=1024)
+
+    def resources(self):
+        return Resources(host_bytes=(self.L + 2 * self.n) * self.m ** 2 * _B)
+
+
+@dataclass
+class ProductNormResult:
+    bs: tuple
+    k: np.ndarray                 # (L−1,) number of weight matrices in the product, b − a + 1 (a ≥ 2)
+    norm_max: np.ndarray          # (B, L−1) max over samples, seeds and pairs with that k of the spectral norm
+    norm_med: np.ndarray          # (B, L−1) median over the same
+    chi: np.ndarray               # (B,) mean-field growth m·E[φ'(g)² g²]/E[g²] per layer: 2c(Q(b) + bϕ(b))
+    slopes: np.ndarray            # (B,) fitted exponent of norm_max against k (the lemma: at most 1/2)
+    m: int
+
+
+def product_norms(cfg: ProductNormConfig, ctx: RunContext) -> ProductNormResult:
+    """Return the spectral norms of every product ``W_b D ⋯ D W_a`` of explicit networks (float64).
+
+    Only the square layers ``2 ≤ a ≤ b ≤ L`` are used (the lemma takes every ``W_ℓ`` to be m×m; here ``W_1`` is m×d).
+    """
+    from .model import forward_all, init_network
+
+    X = _data(cfg, ctx)
+    L, B = cfg.L, len(cfg.bs)
+    vals = [[[] for _ in range(L - 1)] for _ in range(B)]
+    for ib, b in enumerate(cfg.bs):
+        spec = act.make_act("shifted", float(b), cfg.m)
+        for s in ctx.seeds(cfg.seeds, "f9", cfg.m, b):
+            net = init_network(cfg.d, cfg.m, L, spec, seed=s, device=ctx.device)
+            D = [act.dphi(P, spec).T for P in forward_all(net, X)[1]]        # (n, m) per layer
+            for a in range(1, L):                                            # the m×m layers W_2 … W_L
+                M = net.W[a].expand(cfg.n, *net.W[a].shape)
+                for top in range(a, L):
+                    if top > a:
+                        M = net.W[top] @ (D[top - 1].unsqueeze(2) * M)
+                    vals[ib][top - a].extend(torch.linalg.matrix_norm(M, ord=2).cpu().tolist())
+    k = np.arange(1, L)
+    nmax = np.array([[max(v) for v in row] for row in vals])
+    nmed = np.array([[float(np.median(v)) for v in row] for row in vals])
+    chi = np.array([2 * act.normalisation("shifted", float(b)) * (act.Q(b) + b * act.pdf(b)) for b in cfg.bs])
+    return ProductNormResult(tuple(cfg.bs), k, nmax, nmed, chi,
+                             np.array([fit.fit_power_law(k, r).exponent for r in nmax]), cfg.m)
 
 
 # ----------------------------------------------------------------------------------------------- notebook 05
@@ -513,8 +584,10 @@ class LrmCostConfig(Config):
     m: int = 4096                                # width (integer in [256, 32768])
     b: float = 2.0                               # threshold of the sparse input (number in [0, 4])
     ranks: tuple = (0, 64, 128, 256, 512)        # ranks r of ΔW (integers in [0, m])
+    depths: tuple = (1, 2, 3, 4)                 # layers the backward vector u crosses (integers in [1, 8])
     repeats: int = 7
-    PROFILES = {"smoke": dict(m=512, ranks=(0, 32, 64), repeats=3), "cpu": {}, "paper": dict(m=16384, repeats=11)}
+    PROFILES = {"smoke": dict(m=512, ranks=(0, 32, 64), depths=(1, 2, 3), repeats=3), "cpu": {},
+                "paper": dict(m=16384, repeats=11)}
 
     def validate(self):
         _check_common(self)
@@ -522,10 +595,12 @@ class LrmCostConfig(Config):
         validate.in_range("b", self.b, 0, 4)
         if len(self.ranks) < 3 or any(not isinstance(r, int) or not 0 <= r <= self.m for r in self.ranks):
             raise ValueError(f"ranks must hold at least 3 integers in [0, m], got {self.ranks!r}")
+        if len(self.depths) < 3 or any(not isinstance(j, int) or not 1 <= j <= 8 for j in self.depths):
+            raise ValueError(f"depths must hold at least 3 integers in [1, 8], got {self.depths!r}")
         validate.int_in("repeats", self.repeats, 3, 100)
 
     def resources(self):
-        return Resources(host_bytes=3 * self.m ** 2 * 4 + 2 * self.m * max(self.ranks) * 4)
+        return Resources(host_bytes=4 * self.m ** 2 * 4 + 4 * self.m * max(self.ranks) * 4)
 
 
 @dataclass
@@ -540,6 +615,27 @@ class LrmCostResult:
     slope_ms_per_rank: float              # c_r
     ms_per_active: float                  # time of the sparse base product per active unit (r = 0)
     per_unit_ratio: float                 # c_r / (t(r=0)/k): cost of one rank against one active unit
+    depths: np.ndarray = None             # (J,) layers crossed by the backward vector u (Cor. C.5)
+    back_ms: np.ndarray = None            # (J,) median ms of u through that many layers, rank ranks[-1]
+    back_q1_ms: np.ndarray = None
+    back_q3_ms: np.ndarray = None
+    back_r2: float = math.nan             # R² of a straight line through back_ms against the depth
+    per_layer_ratio: float = math.nan     # fitted ms per layer / ms of one forward query v at the same rank
+
+
+def _line_fit(x, y):
+    """Return ``(slope, intercept, R²)`` of the least-squares line through ``(x, y)``."""
+    c, t0 = np.polyfit(x, y, 1)
+    return float(c), float(t0), float(1 - np.sum((y - t0 - c * x) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def _backward(struct_T, z, masks, depth):
+    """Return ``u = D (W+ΔW)ᵀ D ⋯ (W+ΔW)ᵀ z`` through ``depth`` layers, each a sparse query (Cor. C.5)."""
+    from .lrm import to_sparse_cols
+
+    for _ in range(depth):
+        z = struct_T.query(0, to_sparse_cols(z)) * masks
+    return z
 
 
 def lrm_cost(cfg: LrmCostConfig, ctx: RunContext) -> LrmCostResult:
@@ -562,18 +658,28 @@ def lrm_cost(cfg: LrmCostConfig, ctx: RunContext) -> LrmCostResult:
             V = torch.randn(cfg.m, r, generator=g, device="cpu").to(ctx.device)
             lrm.update(0, U / cfg.m, V)
         structs[r] = lrm
-    t = bench.compare({r: (lambda s=s: s.query(0, Hs)) for r, s in structs.items()}, repeats=cfg.repeats,
-                      device=str(ctx.device))
-    rs = np.asarray(cfg.ranks, float)
-    med = np.array([1e3 * t[r].median for r in cfg.ranks])
-    c, t0 = np.polyfit(rs, med, 1)
-    pred = t0 + c * rs
-    r2 = 1 - np.sum((med - pred) ** 2) / np.sum((med - med.mean()) ** 2)
+    r_top = cfg.ranks[-1]
+    back = LowRankMaintenance([W.T.contiguous()])                      # (W + ΔW)ᵀ = Wᵀ + V Uᵀ, the same structure
+    if r_top:
+        Ur, Vr, _ = structs[r_top].blocks[0][0]
+        back.update(0, Vr, Ur)
+    masks = (H != 0).to(H.dtype)
+    z0 = masks * (2 * torch.randint(0, 2, (cfg.m, 1), generator=g, device="cpu") - 1).to(ctx.device, H.dtype)
+    variants = {("v", r): (lambda s=s: s.query(0, Hs)) for r, s in structs.items()}
+    variants.update({("u", j): (lambda j=j: _backward(back, z0, masks, j)) for j in cfg.depths})
+    t = bench.compare(variants, repeats=cfg.repeats, device=str(ctx.device))
+    rs, js = np.asarray(cfg.ranks, float), np.asarray(cfg.depths, float)
+    med = np.array([1e3 * t["v", r].median for r in cfg.ranks])
+    c, _, r2 = _line_fit(rs, med)
+    bmed = np.array([1e3 * t["u", j].median for j in cfg.depths])
+    cb, _, br2 = _line_fit(js, bmed)
     k = Hs.nnz / cfg.n
     per_active = med[list(cfg.ranks).index(0)] / k if 0 in cfg.ranks else math.nan
-    return LrmCostResult(rs, med, np.array([1e3 * t[r].q1 for r in cfg.ranks]),
-                         np.array([1e3 * t[r].q3 for r in cfg.ranks]), k, cfg.m, float(r2), float(c),
-                         float(per_active), float(c / per_active))
+    return LrmCostResult(rs, med, np.array([1e3 * t["v", r].q1 for r in cfg.ranks]),
+                         np.array([1e3 * t["v", r].q3 for r in cfg.ranks]), k, cfg.m, r2, c,
+                         float(per_active), float(c / per_active), js, bmed,
+                         np.array([1e3 * t["u", j].q1 for j in cfg.depths]),
+                         np.array([1e3 * t["u", j].q3 for j in cfg.depths]), br2, float(cb / med[-1]))
 
 
 @dataclass(frozen=True)
@@ -584,12 +690,14 @@ class RestartConfig(Config):
     d: int = 16
     m: int = 2048                                # width (integer in [64, 16384])
     steps: int = 16                              # iterations (integer in [2, 200])
+    b: float = 1.0                               # threshold of the shifted ReLU (number in [0, 3])
     PROFILES = {"smoke": dict(m=512, steps=8), "cpu": {}, "paper": dict(m=8192, steps=32)}
 
     def validate(self):
         _check_common(self)
         validate.int_in("m", self.m, 64, 16384)
         validate.int_in("steps", self.steps, 2, 200)
+        validate.in_range("b", self.b, 0, 3)
 
     def resources(self):
         return Resources(host_bytes=12 * self.m ** 2 * 4)
@@ -605,6 +713,9 @@ class RestartResult:
     r_max: int
     m: int
     n: int
+    b: float = 1.0
+    paper_model: float = math.nan         # op-count model of one Alg. 2 step without restarts at rank n, k active
+    k: float = math.nan                   # mean active units per sample of H_{L−1}
 
 
 def restarts(cfg: RestartConfig, ctx: RunContext) -> RestartResult:
@@ -615,7 +726,7 @@ def restarts(cfg: RestartConfig, ctx: RunContext) -> RestartResult:
 
     X, y = synthetic_sphere(cfg.n, cfg.d, seed=ctx.seeds(1, "data", cfg.n, cfg.d)[0], dtype=ctx.dtype)
     X, y = X.to(ctx.device), y.to(ctx.device, torch.float32)
-    spec = act.make_act("shifted", 1.0, cfg.m)
+    spec = act.make_act("shifted", float(cfg.b), cfg.m)
     H, _, a = implicit_features(X, cfg.m, 2, spec, seed=ctx.seeds(1, "restart", cfg.m)[0])
     H, a = H.float(), a.float()
     W = _weights(cfg.m, ctx, "restart")
@@ -626,8 +737,10 @@ def restarts(cfg: RestartConfig, ctx: RunContext) -> RestartResult:
         t = tr.PaperGN(H, W, a, y, spec, track=False, eta=0.2, **kw)
         flops[name] = np.array([t.step()["flops"] for _ in range(cfg.steps)], float)
         rflops[name] = t.lrm.counters["restart_flops"] / cfg.steps
+    k = float((H != 0).sum()) / cfg.n
     return RestartResult(tuple(policies), flops, rflops, ops.op_count("dense", n=cfg.n, m=cfg.m)["flops"],
-                         2.0 * cfg.n * cfg.m ** 2, math.ceil(cfg.m ** 0.32), cfg.m, cfg.n)
+                         2.0 * cfg.n * cfg.m ** 2, math.ceil(cfg.m ** 0.32), cfg.m, cfg.n, float(cfg.b),
+                         ops.op_count("paper", n=cfg.n, m=cfg.m, k=k, r=cfg.n)["flops"], k)
 
 
 # ----------------------------------------------------------------------------------------------- notebook 03
@@ -760,6 +873,97 @@ def width_sweep(cfg: GNConfig, ctx: RunContext) -> SweepResult:
     return SweepResult(ms, first, slopes, float(thr))
 
 
+@dataclass(frozen=True)
+class PerturbConfig(Config):
+    """Lemma F.10 (Assumption F.4): what a row-bounded change ``‖ΔW_{L,r}‖ ≤ R̃/√m`` of the last layer moves."""
+
+    n: int = 16                                  # samples (integer in [2, 256])
+    d: int = 16                                  # input dimension (integer in [2, 4096])
+    L: int = 3                                   # depth (integer in [2, 8])
+    log2_widths: tuple = (10, 12, 14)            # log2 of the widths (integers in [6, 20])
+    radii: tuple = (0.01, 0.03, 0.1, 0.3, 1.0)   # row radii R̃ (numbers in (0, 1]: Assumption F.4)
+    seeds: int = 3                               # independent networks (integer in [1, 100])
+    bs: tuple = (0.0, 1.0)                       # thresholds of the shifted ReLU (numbers in [0, 3])
+    PROFILES = {"smoke": dict(log2_widths=(10, 12), seeds=1), "cpu": {},
+                "paper": dict(log2_widths=(10, 12, 14, 16, 18), seeds=10)}
+
+    def validate(self):
+        _check_common(self)
+        validate.int_in("L", self.L, 2, MAX_L)
+        w = validate.int_list("log2_widths", self.log2_widths, minimum=6)
+        if max(w) > 20 or len(w) < 2:
+            raise ValueError(f"log2_widths must hold at least 2 integers in [6, 20], got {self.log2_widths!r}")
+        if len(self.radii) < 3 or any(not isinstance(r, (int, float)) or not 0 < r <= 1 for r in self.radii):
+            raise ValueError(f"radii must hold at least 3 numbers in (0, 1], got {self.radii!r}")
+        validate.int_in("seeds", self.seeds, 1, 100)
+        _b_grid("bs", self.bs, 3.0)
+
+    def resources(self):
+        return Resources(host_bytes=8 * 2 ** max(self.log2_widths) * self.n * _B)
+
+
+@dataclass
+class PerturbResult:
+    m: np.ndarray                         # (M,)
+    radii: np.ndarray                     # (R,)
+    bs: tuple
+    flips: np.ndarray                     # (B, M, R) max over samples and seeds of ‖ΔD_{i,L}‖₀
+    flips_pred: np.ndarray                # (B, M, R) first-order prediction m·ϕ(b)·R̃·max|q_i|/√2
+    dDg: np.ndarray                       # (B, M, R) max of ‖ΔD_{i,L} g_{i,L}‖
+    dh: np.ndarray                        # (B, M, R) max of ‖Δh_{i,L}‖
+    dg: np.ndarray                        # (B, M, R) max of ‖Δg_{i,L}‖ (≤ R̃‖h_{i,L−1}‖ by construction)
+    slopes: dict                          # (quantity, b) -> fitted exponent in R̃ at the largest width
+    dh_width_slope: float                 # max over b of the exponent of ‖Δh‖ against m at R̃ = 0.1 (or nearest)
+
+    def metrics(self) -> dict:
+        """Return the metrics of claim ``003.F10.perturbation`` (min exponents over b; ‖ΔD g‖ at b = 0 and max b)."""
+        s, bs = self.slopes, self.bs
+        return {"flips_slope": min(s["flips", b] for b in bs), "dh_slope": min(s["dh", b] for b in bs),
+                "dDg_slope_relu": s["dDg", min(bs)] if min(bs) == 0 else math.nan,
+                "dDg_slope_shifted": s["dDg", max(bs)] if max(bs) > 0 else math.nan,
+                "dh_width_slope": self.dh_width_slope}
+
+
+def _radius_slope(radii, v):
+    """Return the fitted exponent of ``v`` against ``radii`` over its positive entries (NaN if fewer than 3)."""
+    ok = v > 0
+    return fit.fit_power_law(radii[ok], v[ok]).exponent if ok.sum() >= 3 else math.nan
+
+
+def perturbation(cfg: PerturbConfig, ctx: RunContext) -> PerturbResult:
+    """Move every row of ``W_L(0)`` by exactly ``R̃/√m`` along the mean feature direction (random signs): the
+    largest change Assumption F.4 allows for the data's common direction; measure ΔD, ΔD·g, Δh and Δg."""
+    from .model import implicit_features
+
+    X = _data(cfg, ctx)
+    ms, R = 2 ** np.asarray(cfg.log2_widths), np.asarray(cfg.radii, float)
+    shape = (len(cfg.bs), len(ms), len(R))
+    flips, pred, dDg, dh, dg = (np.zeros(shape) for _ in range(5))
+    Rt = torch.as_tensor(R, dtype=X.dtype, device=X.device).view(-1, 1, 1)
+    for ib, b in enumerate(cfg.bs):
+        for j, m in enumerate(ms):
+            spec = act.make_act("shifted", float(b), int(m))
+            for s in ctx.seeds(cfg.seeds, "f10", b, int(m)):
+                H, P, _ = implicit_features(X, int(m), cfg.L, spec, seed=s)
+                hbar = H.sum(1) / H.sum(1).norm()
+                sign = 2 * torch.randint(0, 2, (int(m),), generator=ctx.generator("f10-sign", s, device="cpu"),
+                                         device="cpu").to(X.device, X.dtype) - 1
+                q = hbar @ H                                               # (n,): ⟨h̄, h_i⟩
+                Pn = P + Rt / math.sqrt(m) * sign.view(1, -1, 1) * q.view(1, 1, -1)     # (R, m, n)
+                dD = act.dphi(Pn, spec) - act.dphi(P, spec)
+                upd = lambda arr, v: np.maximum(arr[ib, j], v.cpu().numpy())
+                flips[ib, j] = upd(flips, (dD != 0).sum(1).max(1).values.double())
+                dDg[ib, j] = upd(dDg, (dD * P).norm(dim=1).max(1).values)
+                dh[ib, j] = upd(dh, (act.phi(Pn, spec) - act.phi(P, spec)).norm(dim=1).max(1).values)
+                dg[ib, j] = upd(dg, (Pn - P).norm(dim=1).max(1).values)
+                pred[ib, j] = np.maximum(pred[ib, j], m * act.pdf(b) * R * float(q.abs().max()) / math.sqrt(2))
+    slopes = {(name, b): _radius_slope(R, arr[ib, -1]) for name, arr in (("flips", flips), ("dDg", dDg), ("dh", dh))
+              for ib, b in enumerate(cfg.bs)}
+    r0 = int(np.argmin(np.abs(R - 0.1)))
+    wsl = max(fit.fit_power_law(ms, dh[ib, :, r0]).exponent for ib in range(len(cfg.bs)))
+    return PerturbResult(ms, R, tuple(cfg.bs), flips, pred, dDg, dh, dg, slopes, float(wsl))
+
+
 @dataclass
 class OvershootResult:
     etas: np.ndarray
@@ -875,7 +1079,8 @@ def gn_vs_gd(cfg: GNConfig, ctx: RunContext, gn_steps: int = 40) -> GnGdResult:
     gn_its = [r["GN"] for r in rows]
     row = tab[(tab["corr"] == 1.0) & (tab["b"] == 0.0)].iloc[0]
     gd = row["GD"] if not isinstance(row["GD"], str) else cfg.gd_cap
-    return GnGdResult(tab, curves, ratios, math.nan if div else float(ratios[worst].max()), worst,
+    every = np.concatenate([v for v in ratios.values() if v.size] or [np.array([math.nan])])
+    return GnGdResult(tab, curves, ratios, math.nan if div else float(np.max(every)), worst,   # np.max keeps a NaN
                       math.nan if any(i is None for i in gn_its) else float(max(gn_its)),
                       float(gd) / row["GN"] if row["GN"] else math.nan, float(row["κ(G_0)"]))
 

@@ -14,6 +14,7 @@ With ``K_0 = XᵀX`` (``X: (d, n)``, columns are samples) and, for layer ℓ = 1
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -36,10 +37,16 @@ def _pdf(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
 
+@functools.lru_cache(maxsize=8)
+def _gauss_legendre(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the Gauss–Legendre nodes and weights on [−1, 1] (cached: numpy computes them by an eigensolve)."""
+    return np.polynomial.legendre.leggauss(n_nodes)
+
+
 def bvn_orthant(h: torch.Tensor, k: torch.Tensor, rho: torch.Tensor, n_nodes: int = 256) -> torch.Tensor:
     """Return ``Λ(h,k;ρ) = P(X>h, Y>k)`` for a standard bivariate normal with correlation ``ρ`` (|ρ| < 1), elementwise."""
     h, k, rho = torch.broadcast_tensors(*(_f64(t) for t in (h, k, rho)))
-    t, w = np.polynomial.legendre.leggauss(n_nodes)
+    t, w = _gauss_legendre(n_nodes)
     t = torch.as_tensor(t, dtype=h.dtype, device=h.device)
     w = torch.as_tensor(w, dtype=h.dtype, device=h.device)
     lo = h.unsqueeze(-1)

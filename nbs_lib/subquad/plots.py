@@ -2,6 +2,7 @@
 measurement solid, seeds as a band, the data named on the axes)."""
 from __future__ import annotations
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -9,6 +10,21 @@ from .. import plotting
 from . import activations as act
 
 SPHERE = "data: points on the unit sphere (generated)"
+
+
+def _finish(fig, axes, note: str, loc: str = "upper left"):
+    """Give every panel its legend and data note, lay the figure out and return it."""
+    for ax in axes:
+        ax.legend(fontsize=8, loc=loc)
+        plotting.data_note(ax, note)
+    fig.tight_layout()
+    return fig
+
+
+def _pow2_ticks(ax, ms):
+    """Label a log x axis of widths at the widths themselves, as powers of two (no minor labels)."""
+    ax.set_xticks(ms, [f"$2^{{{int(round(np.log2(v)))}}}$" for v in ms])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
 
 
 def density(res, L: int):
@@ -83,7 +99,48 @@ def trunc_chi2(res):
     axes[1].set(xscale="log", yscale="log", xlabel="number of terms $n$", ylabel="std of $X/n$",
                 title=r"dashed: slope $-1/2$")
     for ax in axes:
+        ax.set_xticks(res.n, [str(int(v)) for v in res.n])
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def density_layers(res):
+    """Explorer F1: fraction of active units per layer at one threshold, against Q(b) and the bound e^{−b²/2}."""
+    b, L = float(res.b[0]), res.dens["shifted"].shape[2]
+    layers = np.arange(1, L + 1)
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for c, kind in zip(plotting.CYCLE, act.KINDS):
+        v = res.dens[kind][0].transpose(1, 0, 2).reshape(L, -1)           # (L, seeds·n)
+        ax.plot(layers, v.mean(1), "-o", ms=4, color=c, label=f"{kind} (mean over samples)")
+        ax.fill_between(layers, v.min(1), v.max(1), color=c, alpha=0.15, lw=0)
+    ax.axhline(res.Q[0], ls="--", color=plotting.PALETTE["theory"], label=r"$Q(b)$: exact at $\|h\|=1$")
+    ax.axhline(np.exp(-b * b / 2), ls=":", color="k", label=r"Lemma F.6: $e^{-b^2/2}$")
+    ax.set(yscale="log", xlabel=r"layer $\ell$", ylabel="fraction of active units (band: min–max)",
+           xticks=layers, title=f"$b={b:g}$, $m={res.m}$")
+    ax.legend(fontsize=8, loc="best")
+    plotting.data_note(ax, SPHERE + "; exact-in-law sampler")
+    fig.tight_layout()
+    return fig
+
+
+def product_norms(res):
+    """Lemma F.9: max spectral norm of W_b D ⋯ D W_a against the number k of layers, the lemma's √k (dashed from
+    k = 1) and the mean-field growth χ^{k/2} (dotted)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for i, (c, b) in enumerate(zip(plotting.CYCLE, res.bs)):
+        ax.plot(res.k, res.norm_max[i], "-o", ms=4, color=c, label=f"$b={b:g}$: slope {res.slopes[i]:.2f}")
+        ax.fill_between(res.k, res.norm_med[i], res.norm_max[i], color=c, alpha=0.15, lw=0)
+        plotting.slope_guide(ax, res.k, res.norm_max[i][0], 0.5, label=r"$\sqrt{k}$ (Lemma F.9)" if i == 0 else "_nolegend_",
+                             color=c)
+        ax.plot(res.k, res.norm_max[i][0] * res.chi[i] ** ((res.k - 1) / 2), ":", color=c, lw=1.2,
+                label=rf"$\chi^{{(k-1)/2}}$, $\chi={res.chi[i]:.2f}$")
+    ax.set(xscale="log", yscale="log", xlabel="layers in the product $k=b-a+1$",
+           ylabel=r"$\|W_bD_{i,b-1}\cdots D_{i,a}W_a\|$ (median to max)", title=f"shifted ReLU, $m={res.m}$")
+    ax.set_xticks(res.k, [str(v) for v in res.k])
+    ax.legend(fontsize=8, loc="upper left")
+    plotting.data_note(ax, SPHERE)
     fig.tight_layout()
     return fig
 
@@ -126,17 +183,27 @@ def sparse_forward(df):
 
 
 def lrm_cost(res):
-    """Lemma C.4: query time against the rank of ΔW, measured (median, IQR) and the straight-line fit (dashed)."""
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    """Lemma C.4 / Cor. C.5: query time of v against the rank of ΔW, and of u against the layers it crosses;
+    measured (median, IQR) with the straight line of each formula fitted (dashed)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
     ax.errorbar(res.ranks, res.median_ms, yerr=[res.median_ms - res.q1_ms, res.q3_ms - res.median_ms], fmt="-o",
                 color=plotting.PALETTE["measured"], capsize=3, label="measured (median, IQR)")
     t0 = res.median_ms.mean() - res.slope_ms_per_rank * res.ranks.mean()
-    plotting.theory(ax, res.ranks, t0 + res.slope_ms_per_rank * res.ranks, label=f"linear fit, $R^2={res.fit_r2:.2f}$")
+    plotting.theory(ax, res.ranks, t0 + res.slope_ms_per_rank * res.ranks,
+                    label=f"$O(m(k+r))$: line fit, $R^2={res.fit_r2:.2f}$")
     ax.set(xlabel="rank $r$ of $\\Delta W$", ylabel="ms per query of all $n$ columns",
-           title=f"$(W+\\Delta W)h$ with sparse $h$, $m={res.m}$, $k\\approx{res.k:.0f}$ active")
-    ax.legend(fontsize=8)
-    plotting.data_note(ax, SPHERE)
-    return fig
+           title=f"$v$: $(W+\\Delta W)h$, sparse $h$, $m={res.m}$, $k\\approx{res.k:.0f}$")
+    ax = axes[1]
+    if res.back_ms is not None:
+        ax.errorbar(res.depths, res.back_ms, yerr=[res.back_ms - res.back_q1_ms, res.back_q3_ms - res.back_ms],
+                    fmt="-o", color=plotting.PALETTE["measured"], capsize=3, label="measured (median, IQR)")
+        c, t0 = np.polyfit(res.depths, res.back_ms, 1)
+        plotting.theory(ax, res.depths, t0 + c * res.depths, label=f"$O(mL(k+r))$: line fit, $R^2={res.back_r2:.2f}$")
+        ax.set_xticks(res.depths)
+    ax.set(xlabel="layers crossed by $u$", ylabel="ms per backward vector of all $n$ samples",
+           title=f"$u$: $D(W+\\Delta W)^\\top\\cdots D\\,a$, rank {int(res.ranks[-1])}")
+    return _finish(fig, axes, SPHERE)
 
 
 def restarts(res):
@@ -146,10 +213,35 @@ def restarts(res):
     for c, (name, fl) in zip(plotting.CYCLE, res.flops.items()):
         ax.plot(t, np.cumsum(fl) / t, "-o", ms=3, color=c, label=name)
     ax.axhline(res.dense_step, ls="--", color="k", label="dense GN (op-count model)")
+    if np.isfinite(res.paper_model):
+        ax.axhline(res.paper_model, ls=":", color="k", label="Alg. 2 at rank $n$ (op-count model)")
     ax.set(yscale="log", xlabel="iteration $t$", ylabel="amortised flops per iteration",
-           title=f"Algorithm 2, $m={res.m}$, $n={res.n}$, $b=1$")
+           title=f"Algorithm 2, $m={res.m}$, $n={res.n}$, $b={res.b:g}$")
     ax.legend(fontsize=8)
     plotting.data_note(ax, SPHERE)
+    return fig
+
+
+def perturbation(res):
+    """Lemma F.10: flips, ‖ΔD·g‖ and ‖Δh‖ against the row radius R̃ at the largest width, with the lemma's rates."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    R, m = res.radii, int(res.m[-1])
+    for i, (c, b) in enumerate(zip(plotting.CYCLE, res.bs)):
+        axes[0].plot(R, res.flips[i, -1], "-o", ms=4, color=c, label=f"$b={b:g}$: slope {res.slopes['flips', b]:.2f}")
+        plotting.theory(axes[0], R, res.flips_pred[i, -1], label="first order" if i == 0 else None, color=c)
+        axes[1].plot(R, res.dDg[i, -1], "-o", ms=4, color=c,
+                     label=rf"$\|\Delta D\,g\|$, $b={b:g}$: slope {res.slopes['dDg', b]:.2f}")
+        axes[1].plot(R, res.dh[i, -1], "-s", ms=4, color=c, alpha=0.6,
+                     label=rf"$\|\Delta h\|$, $b={b:g}$: slope {res.slopes['dh', b]:.2f}")
+    axes[0].plot(R, m * R ** (2 / 3), ":", color="k", label=r"$m\tilde R^{2/3}$ (Lemma F.10 b, constant 1)")
+    plotting.slope_guide(axes[1], R, float(res.dh[:, -1, 0].max()), 1.0, label=r"$\propto\tilde R$ (Lemma F.10 b, c)")
+    axes[0].set(ylabel=r"$\max_i\|\Delta D_{i,L}\|_0$ (flips)", title=f"activation flips, $m={m}$")
+    axes[1].set(ylabel="max over samples", title=f"changes of the last layer, $m={m}$")
+    for ax in axes:
+        ax.set(xscale="log", yscale="log", xlabel=r"row radius $\tilde R$ ($\|\Delta W_{L,r}\|=\tilde R/\sqrt{m}$)")
+        ax.legend(fontsize=7, loc="upper left")
+        plotting.data_note(ax, SPHERE + "; exact-in-law sampler")
+    fig.tight_layout()
     return fig
 
 
@@ -169,7 +261,8 @@ def contraction(res, T: int, b: float):
     axes[1].set(yscale="log", xlabel="step $t$", ylabel=r"$\|r_{t+1}\|/\|r_t\|$", title="per-step ratios")
     for ax in axes:
         plotting.data_note(ax, SPHERE + r", $y\sim\mathcal{N}(0,1)$")
-        ax.legend(fontsize=8, loc="upper right")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -331,6 +424,7 @@ def gram_error(res):
     plotting.slope_guide(ax, res.m, float(np.median(first[0])), -0.5, label="theory: slope $-1/2$")
     ax.set(xscale="log", yscale="log", xlabel="width $m$", ylabel=r"$\max|G/m-\Theta|/\Theta_{11}$",
            title=r"Lemmas E.4–E.5: $G_L(0)/m\to\Theta_L$")
+    _pow2_ticks(ax, res.m)
     plotting.data_note(ax, SPHERE + "; exact-in-law sampler")
     ax.legend(fontsize=8)
     return fig

@@ -74,14 +74,18 @@ class CountSketch:
         return out.index_add_(-1, self.h.to(A.device), A * self.sign.to(A.device, A.dtype))
 
 
+def _check_dims(m1: int, m2: int, s: int) -> tuple[int, int, int]:
+    """Return ``(m1, m2, s)`` of a tensor sketch after checking that each is a positive integer."""
+    for name, v in (("m1", m1), ("m2", m2), ("s", s)):
+        validate.positive_int(name, v)
+    return m1, m2, s
+
+
 class TensorSketch:
     """TensorSketch ``S ∈ R^{s × m1·m2}`` of Def. D.2, applied to rank-one rows through the FFT."""
 
     def __init__(self, m1: int, m2: int, s: int, *, seed: int, device=None):
-        validate.positive_int("m1", m1)
-        validate.positive_int("m2", m2)
-        validate.positive_int("s", s)
-        self.m1, self.m2, self.s = m1, m2, s
+        self.m1, self.m2, self.s = _check_dims(m1, m2, s)
         self.c1 = CountSketch(m1, s, seed=seed, device=device)
         self.c2 = CountSketch(m2, s, seed=seed + 7919, device=device)
 
@@ -106,10 +110,7 @@ class TensorSRHT:
     """TensorSRHT ``S = (1/√s)·P·(H D1 × H D2)`` of Def. D.6; inputs are zero-padded to a power of two ``m'``."""
 
     def __init__(self, m1: int, m2: int, s: int, *, seed: int, device=None):
-        validate.positive_int("m1", m1)
-        validate.positive_int("m2", m2)
-        validate.positive_int("s", s)
-        self.m1, self.m2, self.s = m1, m2, s
+        self.m1, self.m2, self.s = _check_dims(m1, m2, s)
         self.mp = _next_pow2(max(m1, m2))
         g = torch.Generator(device="cpu").manual_seed(int(seed))
         self.d1 = (2 * torch.randint(0, 2, (self.mp,), generator=g, device="cpu") - 1).to(device)
@@ -221,46 +222,39 @@ def sketch_pcg(Q: torch.Tensor, U: torch.Tensor, V: torch.Tensor, c: torch.Tenso
     if int(bad) != 0:
         raise ValueError(f"the sketched Gram is singular at s={s} (need s ≥ n = {n} and a full-rank sketch)")
     prec = lambda r: torch.cholesky_solve(r.unsqueeze(1), R).squeeze(1)
+    x, it, conv, r = _pcg(Q64, c64, prec, tol, maxit)
+    cn = float(c64.norm())
+    ev = torch.linalg.eigvals(torch.linalg.solve(Qt, Q64)).real
+    return x.to(c.dtype), {"iters": it, "converged": conv, "rel_res": float(r.norm()) / cn,
+                           "kappa_pre": float(ev.max() / ev.min())}
+
+
+def _pcg(Q64: torch.Tensor, c64: torch.Tensor, prec, tol: float, maxit: int):
+    """Run (preconditioned) CG on ``Q x = c`` with ``prec: r ↦ M⁻¹r``; return ``(x, iterations, converged, r)``
+    where ``r`` is the last residual (the loop stops once ``‖r‖ ≤ tol‖c‖``)."""
     x = torch.zeros_like(c64)
     r = c64.clone()
     z = prec(r)
     p = z.clone()
     cn = float(c64.norm())
-    it, conv = 0, False
+    it = 0
     for it in range(1, maxit + 1):
         Ap = Q64 @ p
         alpha = (r @ z) / (p @ Ap)
         x = x + alpha * p
         r_new = r - alpha * Ap
         if float(r_new.norm()) <= tol * cn:
-            r, conv = r_new, True
-            break
+            return x, it, True, r_new
         z_new = prec(r_new)
         beta = (r_new @ z_new) / (r @ z)
         p = z_new + beta * p
         r, z = r_new, z_new
-    ev = torch.linalg.eigvals(torch.linalg.solve(Qt, Q64)).real
-    return x.to(c.dtype), {"iters": it, "converged": conv, "rel_res": float(r.norm()) / cn,
-                           "kappa_pre": float(ev.max() / ev.min())}
+    return x, it, False, r
 
 
 def cg_iterations(Q: torch.Tensor, c: torch.Tensor, *, tol: float = 1e-8, maxit: int = 2000) -> int:
     """Return the number of plain (unpreconditioned) CG iterations to reach ``‖Qx − c‖ ≤ tol‖c‖`` (maxit if never)."""
-    Q64, c64 = Q.to(torch.float64), c.to(torch.float64)
-    x = torch.zeros_like(c64)
-    r = c64.clone()
-    p = r.clone()
-    cn = float(c64.norm())
-    for it in range(1, maxit + 1):
-        Ap = Q64 @ p
-        alpha = (r @ r) / (p @ Ap)
-        x = x + alpha * p
-        r_new = r - alpha * Ap
-        if float(r_new.norm()) <= tol * cn:
-            return it
-        p = r_new + (r_new @ r_new) / (r @ r) * p
-        r = r_new
-    return maxit
+    return _pcg(Q.to(torch.float64), c.to(torch.float64), lambda r: r, tol, maxit)[1]
 
 
 def subspace_embedding_error(Q: torch.Tensor, Qt: torch.Tensor) -> float:
