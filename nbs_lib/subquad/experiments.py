@@ -13,7 +13,7 @@ of Corollary C.5. :func:`start` is every notebook's shared setup (run context an
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -474,6 +474,7 @@ class RuntimeResult:
     flop_ratio: np.ndarray                # (M,) op-count model dense / frozen
     threads: int
     device: str
+    measurements: list = field(default_factory=list)   # bench.Measurement per width, to publish
 
 
 def runtime(cfg: RuntimeConfig, ctx: RunContext) -> RuntimeResult:
@@ -488,7 +489,7 @@ def runtime(cfg: RuntimeConfig, ctx: RunContext) -> RuntimeResult:
     names = ("dense", "alg2 (b=1)", "alg2 (schedule)", "frozen")
     med, q1, q3, fl = ({k: [] for k in names} for _ in range(4))
     reads = {k: [] for k in names[1:3]}
-    spd, spd_ci, spa, spa_ci = [], [], [], []
+    spd, spd_ci, spa, spa_ci, meas = [], [], [], [], []
     for m in cfg.widths:
         W = _weights(m, ctx, "runtime")
         made = {}
@@ -507,6 +508,10 @@ def runtime(cfg: RuntimeConfig, ctx: RunContext) -> RuntimeResult:
             made[k].step()
             reads[k].append(made[k].lrm.counters["weight_reads"] - before)
         t = bench.compare({k: made[k].step for k in names}, repeats=cfg.repeats, device=str(ctx.device))
+        pred = {k: fl["dense"][-1] / fl[k][-1] for k in names}
+        meas.append(bench.Measurement(f"one GN step, m = {m}, n = {cfg.n}", t, baseline="dense",
+                                      sizes={"m": m, "n": cfg.n}, dtype="float32", expected_ratio=pred,
+                                      note="predicted: the ratio of counted flops of one step"))
         for k in names:
             med[k].append(1e3 * t[k].median)
             q1[k].append(1e3 * t[k].q1)
@@ -524,7 +529,7 @@ def runtime(cfg: RuntimeConfig, ctx: RunContext) -> RuntimeResult:
     return RuntimeResult(ms, cfg.n, names, med, arr(q1), arr(q3), arr(fl), arr(reads),
                          {k: fit.fit_power_law(ms, med[k]).exponent for k in names},
                          np.asarray(spd), np.asarray(spd_ci), np.asarray(spa), np.asarray(spa_ci), ratio,
-                         torch.get_num_threads(), str(ctx.device))
+                         torch.get_num_threads(), str(ctx.device), meas)
 
 
 @dataclass(frozen=True)
