@@ -55,6 +55,30 @@ def baselines(X, Y, X_te, Y_te) -> dict:
     return dict(mean=float(mean), zero=float(zero), linear=float(lin))
 
 
+def scored(net_err: float, X, Y, X_te, Y_te, split: str = "test") -> tuple[dict, dict]:
+    """Return ``(baselines, sanity metrics)`` for a net whose held-out MSE is ``net_err``.
+
+    The sanity metrics ``net_<split>``, ``mean_<split>``, ``linear_<split>`` feed the claims' ``requires``: a net
+    that does not beat the mean predictor and a linear fit on the same split grades nothing. A non-finite
+    ``net_err`` (a diverged run) stays NaN.
+    """
+    base = baselines(X, Y, X_te, Y_te)
+    net = float(net_err) if np.isfinite(net_err) else float("nan")
+    return base, {f"net_{split}": net, f"mean_{split}": base["mean"], f"linear_{split}": base["linear"]}
+
+
+def _device_name(dev: torch.device) -> str:
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} thread(s))"
+
+
+def _images(n_train: int, n_test: int, key: str, ctx, root: str = "", dtype=torch.float32) -> tuple:
+    """Return the image regression ``(X, Y, Xt, Yt)`` in ``dtype`` on ``ctx.device``, the raw train images, their
+    statistics and the data's name (CIFAR-10 from ``root`` / ``$NBS_CIFAR10_DIR``, else the digits stand-in)."""
+    X, Y, Xt, Yt, raw, stats, source = _data.image_regression(n_train, n_test, seed=ctx.seeds(1, key)[0] % 2 ** 32,
+                                                              root=root or None)
+    return (*(t.to(ctx.device, dtype) for t in (X, Y, Xt, Yt)), raw, stats, source)
+
+
 # ============================================================================ 03: Theorem 1, Fig. 2a, Theorem 3
 @dataclass(frozen=True)
 class Thm1Config(Config):
@@ -378,12 +402,11 @@ def conversion(cfg: ConversionConfig, ctx) -> ConversionResult:
         _, rp = grelu_to_relu(gs, Xb[:nn], lam=lam)
         err.append(float(rp["out_rel_maxdiff"][0]))
         res_last.append(float(rp["rel_residual"][0, -1]))
-    base = baselines(Xtr, ytr, Xte, yte)
+    base, sanity = scored(np.mean(before), Xtr, ytr, Xte, yte)
     metrics = dict(
         thm2=dict(exact_err=float(np.max(rep["out_rel_maxdiff"])), final_relu_err=float(np.min(rep_last["out_rel_maxdiff"])),
                   big_err=err[-1] if max(cfg.ratios) > 1 else float("nan")),
-        ridge=dict(drop_frac=float(np.mean(after < before)), net_test=float(np.mean(before)),
-                   mean_test=base["mean"], linear_test=base["linear"]))
+        ridge=dict(drop_frac=float(np.mean(after < before)), **sanity))
     return ConversionResult(rep, rep_last, tuple(cfg.ratios), np.array(err), np.array(res_last), before, after, base,
                             metrics)
 
@@ -454,9 +477,7 @@ def table2(cfg: Table2Config, ctx) -> Table2Result:
     from .model import mse
 
     f32 = torch.float32
-    X, Y, Xt, Yt, _, _, source = _data.image_regression(cfg.n_train, cfg.n_test, seed=ctx.seeds(1, "tab2")[0] % 2 ** 32,
-                                                        root=cfg.cifar10_root or None)
-    X, Y, Xt, Yt = (t.to(ctx.device, f32) for t in (X, Y, Xt, Yt))
+    X, Y, Xt, Yt, _, _, source = _images(cfg.n_train, cfg.n_test, "tab2", ctx, cfg.cifar10_root)
     rows, curves = [], {}
     for (L, m) in cfg.archs:
         g, r = make_pair(GatedConfig(d_x=X.shape[1], d_y=10, m=m, L=L, gate_mode=cfg.gate_mode,
@@ -470,11 +491,10 @@ def table2(cfg: Table2Config, ctx) -> Table2Result:
             row[kind] = float(mse(net, X, Y)[0])
             row[kind + "_test"] = float(mse(net, Xt, Yt)[0])
         rows.append(row)
-    base = baselines(X, Y, Xt, Yt)
     tests = [r[k] for r in rows for k in ("relu_test", "grelu_test")]
+    base, sanity = scored(np.min(tests), X, Y, Xt, Yt)
     metrics = dict(frac_grelu_lower=float(np.mean([r["grelu"] < r["relu"] for r in rows])),
-                   grelu_train_max=float(np.max([r["grelu"] for r in rows])), net_test=float(np.min(tests)),
-                   mean_test=base["mean"], linear_test=base["linear"])
+                   grelu_train_max=float(np.max([r["grelu"] for r in rows])), **sanity)
     return Table2Result(rows, curves, base, source, metrics)
 
 
@@ -536,10 +556,7 @@ def augmented(cfg: AugConfig, ctx) -> AugResult:
     from .model import mse
 
     f32 = torch.float32
-    X, Y, Xt, Yt, raw, stats, source = _data.image_regression(cfg.n_train, cfg.n_test,
-                                                              seed=ctx.seeds(1, "aug")[0] % 2 ** 32,
-                                                              root=cfg.cifar10_root or None)
-    X, Y, Xt, Yt = (t.to(ctx.device, f32) for t in (X, Y, Xt, Yt))
+    X, Y, Xt, Yt, raw, stats, source = _images(cfg.n_train, cfg.n_test, "aug", ctx, cfg.cifar10_root)
     side = int(round(math.sqrt(raw.shape[1] // (3 if raw.shape[1] == 3072 else 1))))
     raw_t = torch.from_numpy(raw)
     gen = ctx.generator("aug", "batches", device="cpu")
@@ -579,13 +596,11 @@ def augmented(cfg: AugConfig, ctx) -> AugResult:
     times = bench.compare({"grelu": lambda: train(g_fresh.clone(), X, Y, eta=eta["relu"] * 1e-3, **tk),
                            "relu": lambda: train(r_fresh.clone(), X, Y, eta=eta["relu"] * 1e-3, **tk)},
                           repeats=3, device=str(ctx.device))
-    base = baselines(X, Y, Xt, Yt)
     hist = {k: np.array(v) for k, v in hist.items()}
+    base, sanity = scored(min(hist["relu_te"][-1], hist["g_te"][-1]), X, Y, Xt, Yt)
     jump = abs(at["post_tr"] - at["pre_tr"]) / at["pre_tr"]
     metrics = dict(jump=jump, test_pre=at["pre_te"], test_post=at["post_te"],
-                   time_ratio=times["grelu"].median / times["relu"].median,
-                   net_test=float(min(hist["relu_te"][-1], hist["g_te"][-1])), mean_test=base["mean"],
-                   linear_test=base["linear"])
+                   time_ratio=times["grelu"].median / times["relu"].median, **sanity)
     return AugResult(hist, half, at, {k: v.median for k, v in times.items()}, base, source, metrics)
 
 
@@ -695,10 +710,9 @@ def sgemm_sweep(cfg: SgemmConfig, ctx) -> SgemmResult:
     gdiff = {k: o.records["grad_diff"] for k, o in out.items()}
     churn = out["relu"].records["hamming"]
     div = {k: np.asarray(o.diverged) for k, o in out.items()}
-    base = baselines(X, y, Xv, yv)
     finals = np.concatenate([val[k][-1] for k in val])
-    sanity = dict(net_val=float(np.min(finals[np.isfinite(finals)])) if np.isfinite(finals).any() else float("nan"),
-                  mean_val=base["mean"], linear_val=base["linear"])
+    base, sanity = scored(np.min(finals[np.isfinite(finals)]) if np.isfinite(finals).any() else float("nan"),
+                          X, y, Xv, yv, split="val")
     hi = [i for i, c in enumerate(cfg.c_list) if c > 1]
     fg, fr = mse_["grelu"][-1, hi], mse_["relu"][-1, hi]
     i1 = list(cfg.c_list).index(1.0)
@@ -747,7 +761,6 @@ def sgemm_grid(cfg: SgemmConfig, ctx) -> GridResult:
                   record=("loss", "val_loss"), tol_rel=None, generator=ctx.generator("grid", "batches", device="cpu"))
         curves.append(2 * o.loss[:, 0] / cfg.n)
         val.append(np.concatenate([[v0], o.records["val_loss"][:, 0]]))
-    base = baselines(X, y, Xv, yv)
     ratio = np.array([v[-1] / v[0] for v in val])
     depth = np.array([L for L, _ in cfg.grid], dtype=float)
     if np.all(np.isfinite(ratio)):
@@ -756,8 +769,8 @@ def sgemm_grid(cfg: SgemmConfig, ctx) -> GridResult:
     else:
         corr = float("nan")
     finals = np.array([v[-1] for v in val])
-    metrics = dict(rank_corr=corr, net_val=float(np.nanmin(finals)) if np.isfinite(finals).any() else float("nan"),
-                   mean_val=base["mean"], linear_val=base["linear"])
+    base, sanity = scored(np.nanmin(finals) if np.isfinite(finals).any() else float("nan"), X, y, Xv, yv, split="val")
+    metrics = dict(rank_corr=corr, **sanity)
     return GridResult(tuple(cfg.grid), curves, val, base, source, metrics)
 
 
@@ -1073,11 +1086,14 @@ class FlopsConfig(Config):
     lr_ms: tuple = (512, 1024, 2048)       # widths of the low-rank study (integers in [64, 16384])
     lr_n: int = 500             # training examples of the trained-net low-rank study (integer in [50, 1197])
     lr_steps: int = 200         # GD steps of that net (integer in [10, 10000])
+    fast_ms: tuple = (1024, 2048, 4096)    # widths of the batch-1 fast-path timings (integers in [64, 32768])
+    fast_repeats: int = 21      # interleaved repeats of the fast-path timings (integer in [3, 1000])
+    fast_threads: int = 1       # CPU threads of the fast-path timings (integer in [1, 256]; issue 16 measured 1)
     PROFILES = {"smoke": dict(ms=(256, 512), batches=(1, 64), n_gates=64, step_m=256, step_n=64, lr_ms=(256, 512),
-                              repeats=3, lr_n=100, lr_steps=20),
+                              repeats=3, lr_n=100, lr_steps=20, fast_ms=(256, 512), fast_repeats=3),
                 "cpu": dict(),
                 "paper": dict(ms=(4096, 8192, 16384), batches=(1, 8, 64, 512, 4096), n_gates=4096, step_m=8192,
-                              step_n=4096, lr_ms=(2048, 4096, 8192))}
+                              step_n=4096, lr_ms=(2048, 4096, 8192), fast_ms=(2048, 4096, 8192, 16384))}
 
     def validate(self):
         validate.int_in("L", self.L, 1, 32)
@@ -1098,10 +1114,16 @@ class FlopsConfig(Config):
             validate.int_in("lr_ms", m, 64, 16384)
         validate.int_in("lr_n", self.lr_n, 50, 1197)
         validate.int_in("lr_steps", self.lr_steps, 10, 10000)
+        if not self.fast_ms:
+            raise ValueError("fast_ms must list at least one width")
+        for m in self.fast_ms:
+            validate.int_in("fast_ms", m, 64, 32768)
+        validate.int_in("fast_repeats", self.fast_repeats, 3, 1000)
+        validate.int_in("fast_threads", self.fast_threads, 1, 256)
 
     def resources(self):
-        m = max(self.ms)
-        return Resources(host_bytes=4.0 * (m * m + 3 * max(self.batches) * m) + 8.0 * 3 * max(self.lr_ms) ** 2
+        m = max(max(self.ms), max(self.fast_ms))
+        return Resources(host_bytes=4.0 * (3 * m * m + 3 * max(self.batches) * m) + 8.0 * 3 * max(self.lr_ms) ** 2
                          + 4.0 * 3 * self.L * self.step_m ** 2 + 8.0 * self.n_gates * max(self.ms) * (self.L + 1))
 
 
@@ -1126,7 +1148,7 @@ def flops(cfg: FlopsConfig, ctx) -> FlopsResult:
     from .stats import flop_fractions
 
     dev = ctx.device
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} thread(s))"
+    name = _device_name(dev)
     m0 = max(cfg.ms)
     net = gating_net(GatedConfig(d_x=64, d_y=1, m=m0, L=cfg.L, seeds=_seed_list(ctx, 1, "flops"), device=dev))
     Xg = ctx.randn(cfg.n_gates, 64, keys=("flops", "x"))
@@ -1172,6 +1194,86 @@ def flops(cfg: FlopsConfig, ctx) -> FlopsResult:
 
 
 @dataclass
+class FastPathResult:
+    """Batch-1 gated inference per width: the timing table (DataFrame), the gate density, metrics per claim."""
+
+    table: object
+    density: float
+    device_name: str
+    timings: dict = field(default_factory=dict)   # {m: {variant: nbs_lib.bench.Timing}}
+    metrics: dict = field(default_factory=dict)
+
+
+#: the widths at which issue 16's criterion (fast path ≥ 1.5× the dense GEMV) applies
+FAST_M_MIN = 2048
+
+
+def fast_path(cfg: FlopsConfig, ctx) -> FastPathResult:
+    """Time one gated layer of batch-1 inference, ``y = W (D ⊙ h)``, float32 (issue 16 item 3).
+
+    Variants (``nbs_lib.bench``, interleaved): ``dense`` (the GEMV ``W h̃`` of the gated input ``h̃``),
+    ``masked dense`` (``(W h) ⊙ D``, the no-gain baseline), ``fast`` (``nonzero(D)`` then
+    :func:`gemm.gated_gemv` over the open rows of ``Wᵀ``), ``gate Ψ`` (the gates of a new input: the dense
+    GEMV ``Ψ z`` and its sign), ``net`` (gate Ψ then fast: the whole GReLU layer) and ``net, rank-√m/2 gates``
+    (the thin gate factors of §4.4 instead of Ψ). The gates are those of ``Ψ z`` for a ReLU hidden vector ``z``.
+    On CPU the timings run on ``cfg.fast_threads`` threads (restored afterwards).
+    """
+    threads = torch.get_num_threads()
+    if ctx.device.type == "cpu":
+        torch.set_num_threads(cfg.fast_threads)  # embedding_bag with one bag runs on one thread: time both alike
+    try:
+        return _fast_path(cfg, ctx)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fast_path(cfg: FlopsConfig, ctx) -> FastPathResult:
+    from .. import bench
+    from . import gemm
+
+    f32, dev = torch.float32, ctx.device
+    name = _device_name(dev)
+    rows, dens, timings = [], [], {}
+    for m in cfg.fast_ms:
+        W = ctx.randn(m, m, keys=("fast", "W", m), dtype=f32) / math.sqrt(m)
+        WT = W.T.contiguous()
+        P = ctx.randn(m, m, keys=("fast", "Psi", m), dtype=f32) / math.sqrt(m)
+        r = max(1, int(math.sqrt(m) / 2))
+        A, B = ctx.randn(m, r, keys=("fast", "A", m), dtype=f32), ctx.randn(r, m, keys=("fast", "B", m), dtype=f32)
+        z = ctx.randn(m, keys=("fast", "z", m), dtype=f32).clamp_min(0)
+        h = ctx.randn(m, keys=("fast", "h", m), dtype=f32)
+        D = P @ z > 0
+        hg = h * D
+        dens.append(float(D.float().mean()))
+
+        def fast(D=D, h=h, WT=WT):
+            return gemm.gated_gemv(WT, h, torch.nonzero(D, as_tuple=True)[0], backend="torch")
+
+        v = {"dense": lambda: W @ hg, "masked dense": lambda: (W @ h) * D, "fast": fast,
+             "gate Ψ": lambda: P @ z > 0,
+             "net": lambda: gemm.gated_gemv(WT, h, torch.nonzero(P @ z > 0, as_tuple=True)[0], backend="torch"),
+             "net, rank-√m/2 gates": lambda: gemm.gated_gemv(WT, h, torch.nonzero(A @ (B @ z) > 0, as_tuple=True)[0],
+                                                              backend="torch")}
+        if dev.type == "cuda":
+            v["fast (Triton)"] = lambda: gemm.gated_gemv(WT, h, torch.nonzero(D, as_tuple=True)[0], backend="triton")
+        t = timings[m] = bench.compare(v, repeats=cfg.fast_repeats, device=str(dev))
+        for k, tk in t.items():
+            s_, (lo, hi) = bench.speedup(t, "dense", k)
+            rows.append(dict(m=m, variant=k, ms=1e3 * tk.median, iqr_ms=1e3 * tk.iqr, speedup=s_, lo=lo, hi=hi,
+                             threads=tk.threads))
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    rho = float(np.mean(dens))
+    big = table[table.m >= FAST_M_MIN] if (table.m >= FAST_M_MIN).any() else table[table.m == table.m.max()]
+    f, n = big[big.variant == "fast"], big[big.variant == "net"]
+    metrics = dict(layer_speed=float(f.speedup.min()), layer_speed_ci=(float(f.lo.min()), float(f.hi.min())),
+                   net_speed=float(n.speedup.min()), net_speed_ci=(float(n.lo.min()), float(n.hi.min())),
+                   density=rho, bytes_ratio=1 / rho, net_bytes_ratio=1 / (1 + rho), m_min=float(big.m.min()))
+    return FastPathResult(table, rho, name, timings, metrics)
+
+
+@dataclass
 class LowRankResult:
     """Gate agreement of rank-r Ψ per width (Gaussian Ψ), the trained-net study (Remark 4), timings, metrics."""
 
@@ -1204,8 +1306,7 @@ def lowrank(cfg: FlopsConfig, ctx) -> LowRankResult:
         rs = [max(1, int(math.sqrt(m) / 2)) if f is None else int(f * m) for f in fracs]
         gauss[m] = list(zip(rs, gate_agreement_lowrank(P, Z, rs)))
     # Remark 4: a trained ReLU net (centred, digits), frozen as GReLU with Ψ' ← W, then Ψ' truncated
-    X, Y, Xt, Yt, _, _, source = _data.image_regression(cfg.lr_n, 1797 - cfg.lr_n, seed=ctx.seeds(1, "lr")[0] % 2 ** 32)
-    X, Y, Xt, Yt = (t.to(ctx.device, ctx.dtype) for t in (X, Y, Xt, Yt))
+    X, Y, Xt, Yt, _, _, source = _images(cfg.lr_n, 1797 - cfg.lr_n, "lr", ctx, dtype=ctx.dtype)
     m = min(cfg.lr_ms)
     r = ReLUNet(GatedConfig(d_x=X.shape[1], d_y=10, m=m, L=cfg.L, seeds=_seed_list(ctx, 1, "lr-net"),
                             device=ctx.device)).centered()
@@ -1230,11 +1331,10 @@ def lowrank(cfg: FlopsConfig, ctx) -> LowRankResult:
     z = ctx.randn(1, mt, keys=("z-t", mt), dtype=torch.float32)
     t = bench.compare({"dense Ψ": lambda: z @ P.T, "rank √m/2": lambda: (z @ B.T) @ A.T}, repeats=cfg.repeats,
                       device=str(ctx.device))
-    base = baselines(X, Y, Xt, Yt)
+    base, sanity = scored(exact, X, Y, Xt, Yt)
     metrics = dict(agreement_min=float(min(gauss[mm][0][1] for mm in cfg.lr_ms)),
                    trained_agreement=trained["agreement"][0], mse_ratio=trained["mse"][0] / exact,
-                   gate_speed=t["dense Ψ"].median / t["rank √m/2"].median, net_test=exact, mean_test=base["mean"],
-                   linear_test=base["linear"])
+                   gate_speed=t["dense Ψ"].median / t["rank √m/2"].median, **sanity)
     rem4 = dict(trained_agreement=trained["agreement"][0], gauss_agreement=gauss[m][0][1])
     metrics = dict(inference=metrics, rem4=rem4)
     return LowRankResult(gauss, trained, {k: v.median for k, v in t.items()}, base, metrics)
