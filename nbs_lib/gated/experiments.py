@@ -167,6 +167,86 @@ def thm1(cfg: Thm1Config, ctx) -> Thm1Result:
                       dict(thm=metrics, fit=fit))
 
 
+@dataclass(frozen=True)
+class RateConfig(Config):
+    """One GReLU and one ReLU net of width m trained by GD at η = c/λ_max(K_0) of each: the explorer of 03."""
+
+    m: int = 64                 # width (integer in [4, 4096])
+    c_eta: float = 1.0          # step in NTK units η·λ_max(K_0) (number in (0, 10]; ≥ 2 diverges by the NTK)
+    n: int = 6                  # examples (integer in [2, 64])
+    d: int = 12                 # input dimension (integer in [2, 512])
+    L: int = 2                  # depth (integer in [1, 16])
+    steps: int = 100            # GD steps (integer in [1, 10000])
+    gate_mode: str = "chain"    # chain | input
+    PROFILES = {"smoke": dict(), "cpu": dict(), "paper": dict()}
+
+    def validate(self):
+        validate.int_in("m", self.m, 4, 4096)
+        validate.in_range("c_eta", self.c_eta, 0.0, 10.0, lo_open=True)
+        validate.int_in("n", self.n, 2, 64)
+        validate.int_in("d", self.d, 2, 512)
+        validate.int_in("L", self.L, 1, 16)
+        validate.int_in("steps", self.steps, 1, 10000)
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(self.m, self.L, 1))
+
+
+@dataclass
+class RateResult:
+    """Per net ("grelu", "relu"): ℓ_t/ℓ_0 ``(steps+1,)`` (NaN after a divergence), the bound of linearised GD
+    ``ρ^{2t}`` with ``ρ = max(|1 − ηλ_min|, |1 − ηλ_max|)`` (None where K_0 is singular or ηλ_max ≥ 2),
+    λ_min, λ_max, κ(K_0); notes on degenerate cases."""
+
+    m: int
+    c_eta: float
+    curves: dict
+    predictions: dict
+    lam: dict
+    cond: dict
+    notes: list
+
+
+#: relative size of λ_min below which K_0 counts as singular (round-off of eigvalsh on an n×n float64 Gram)
+SINGULAR_REL = 1e-10
+
+
+def rate(cfg: RateConfig, ctx) -> RateResult:
+    """Train both nets at η = c/λ_max(K_0) and bound the loss by the linearised (NTK) rate, per net."""
+    X, y = ackley(cfg.n, cfg.d, ctx)
+    g, r = make_pair(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.m, L=cfg.L, gate_mode=cfg.gate_mode,
+                                 seeds=_seed_list(ctx, 1, "rate", cfg.m), device=ctx.device))
+    curves, preds, lam, cond, notes, divs = {}, {}, {}, {}, [], {}
+    t = np.arange(cfg.steps + 1)
+    for kind, net in (("grelu", g), ("relu", r)):
+        ev = torch.linalg.eigvalsh(ntk_gram(net, X))[0].cpu().numpy()
+        lmin, lmax = float(ev[0]), float(ev[-1])
+        lam[kind] = (lmin, lmax)
+        eta = cfg.c_eta / lmax
+        out = train(net, X, y, eta=torch.tensor([eta], dtype=ctx.dtype, device=ctx.device), steps=cfg.steps,
+                    tol_rel=None)
+        curves[kind] = out.loss[:, 0] / out.loss[0, 0]
+        divs[kind] = bool(out.diverged[0])
+        cond[kind], preds[kind] = float("nan"), None
+        if lmin <= SINGULAR_REL * lmax:
+            notes.append(f"{kind}: K_0 is singular at m = {cfg.m} (λ_min/λ_max = {lmin / lmax:.1e} ≤ "
+                         f"{SINGULAR_REL:.0e}): κ(K_0) is undefined and no linear rate is predicted")
+        else:
+            cond[kind] = lmax / lmin
+            if cfg.c_eta < 2:
+                rho = max(abs(1 - eta * lmin), abs(1 - cfg.c_eta))  # contraction of linearised GD
+                preds[kind] = rho ** (2 * t)
+    if cfg.c_eta >= 2:
+        notes.append(f"η·λ_max = {cfg.c_eta:.3g} ≥ 2: the linearised (NTK) dynamics diverge, so no rate is drawn; "
+                     "a finite net may still converge after its kernel has shrunk")
+    for kind in ("grelu", "relu"):
+        if bool(divs[kind]):
+            notes.append(f"{kind}: diverged at η·λ_max = {cfg.c_eta:.3g} (GD on the sum loss needs c_eta < 2); "
+                         "the curve stops where it blew up")
+    return RateResult(cfg.m, cfg.c_eta, curves, preds, lam, cond, notes)
+
+
 def paper_eta_lmax(gate_mode: str, ctx) -> float:
     """Return η_Thm1·λ_max = λ_max/K(x,x) of the closed-form Gram at the paper's (n, d, L) = (100, 200, 4)."""
     Xp, _ = ackley(100, 200, ctx)
@@ -222,25 +302,44 @@ class Fig2aResult:
     metrics: dict = field(default_factory=dict)
 
 
-def fig2a(cfg: Fig2aConfig, ctx) -> Fig2aResult:
-    """Run Fig. 2a under protocols A and B (module docstring); return curves, cond(K_0) and the claims' metrics."""
+def _fig2a_point(item, ctx) -> dict:
+    """One width of Fig. 2a (a ``sweep.map`` item ``(cfg, m, eta_A)``): cond(K_0) and ℓ_t/ℓ_0 of both nets under
+    both protocols. Its randomness comes only from keys naming the experiment, the width and the data size."""
+    cfg, m, eta_A = item
     X, y = ackley(cfg.n, cfg.d, ctx)
-    m_th, nL = cfg.n * cfg.n * cfg.L, cfg.n * cfg.L
-    seeds = _seed_list(ctx, cfg.seeds, "fig2a")
-    nets, curves, cond = {}, {}, {}
-    for m in cfg.widths:
-        g, r = make_pair(GatedConfig(d_x=cfg.d, d_y=1, m=m, L=cfg.L, gate_mode=cfg.gate_mode, seeds=seeds,
-                                     device=ctx.device))
-        nets["grelu", m], nets["relu", m] = g, r
-        for kind in ("grelu", "relu"):
-            cond[kind, m] = gram_condition(ntk_gram(nets[kind, m], X)).cpu().numpy()
-    lam = [float(lambda_max(nets[k, m_th], X)[0]) for k in ("grelu", "relu")]
-    eta_A = cfg.eta_literal or 1.0 / max(lam)
-    for proto, steps in (("A", cfg.steps_A), ("B", cfg.steps_B)):
-        for (kind, m), net in nets.items():
+    g, r = make_pair(GatedConfig(d_x=cfg.d, d_y=1, m=m, L=cfg.L, gate_mode=cfg.gate_mode,
+                                 seeds=_seed_list(ctx, cfg.seeds, "fig2a"), device=ctx.device))
+    cond, curves = {}, {}
+    for kind, net in (("grelu", g), ("relu", r)):
+        cond[kind] = gram_condition(ntk_gram(net, X)).cpu().numpy()
+        for proto, steps in (("A", cfg.steps_A), ("B", cfg.steps_B)):
             eta = eta_A if proto == "A" else eta_ntk(net, X, cfg.c_eta)
             out = train(net.clone(), X, y, eta=eta, steps=steps, tol_rel=None)
-            curves[proto, kind, m] = out.loss / out.loss[0]
+            curves[proto, kind] = out.loss / out.loss[0]
+    return dict(cond=cond, curves=curves)
+
+
+def fig2a_eta_A(cfg: Fig2aConfig, ctx) -> float:
+    """Protocol A's one step: ``eta_literal``, or 1/λ_max(K_0) of the theory-width nets (the larger of the two)."""
+    if cfg.eta_literal:
+        return float(cfg.eta_literal)
+    X, _ = ackley(cfg.n, cfg.d, ctx)
+    g, r = make_pair(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.n * cfg.n * cfg.L, L=cfg.L, gate_mode=cfg.gate_mode,
+                                 seeds=_seed_list(ctx, cfg.seeds, "fig2a"), device=ctx.device))
+    return 1.0 / max(float(lambda_max(net, X)[0]) for net in (g, r))
+
+
+def fig2a(cfg: Fig2aConfig, ctx) -> Fig2aResult:
+    """Run Fig. 2a under protocols A and B (module docstring); return curves, cond(K_0) and the claims' metrics.
+
+    The widths are the items of ``sweep.map`` (:func:`_fig2a_point`); the merge does not depend on their order."""
+    from .. import sweep
+
+    m_th, nL = cfg.n * cfg.n * cfg.L, cfg.n * cfg.L
+    eta_A = fig2a_eta_A(cfg, ctx)
+    parts = sweep.map(_fig2a_point, [(cfg, m, eta_A) for m in cfg.widths], ctx)
+    curves = {(proto, kind, m): v for m, pt in zip(cfg.widths, parts) for (proto, kind), v in pt["curves"].items()}
+    cond = {(kind, m): v for m, pt in zip(cfg.widths, parts) for kind, v in pt["cond"].items()}
     fin = {k: v[-1] for k, v in curves.items()}
     kinds = ("grelu", "relu")
     auc = {k: np.mean(np.log10(np.maximum(v, 1e-30)), axis=0) for k, v in curves.items()}   # NaN if diverged
@@ -318,6 +417,74 @@ def stability(cfg: StabilityConfig, ctx) -> StabilityResult:
     metrics = dict(thm3=dict(exponent=f_dK.exponent, n_seeds=cfg.seeds),
                    tau=dict(exponent=f_tau.exponent, ratio_max=float(np.max((tau.mean(1) / pred)[lazy]))))
     return StabilityResult(ms, tau, dK, pred, f_tau, f_dK, lazy, metrics)
+
+
+@dataclass(frozen=True)
+class LinearWidthConfig(Config):
+    """Theorem 3's NTK equivalence at width linear in n: the relative NTK change over training at m = c·n for
+    several n (a scaling experiment in n, §4.2)."""
+
+    ns: tuple = (5, 10, 20, 40)     # sample sizes (integers in [4, 256], at least 2)
+    width_per_n: int = 16           # c of m = c·n (integer in [1, 1024])
+    d: int = 20                     # input dimension (integer in [2, 512])
+    L: int = 4                      # depth (integer in [1, 16])
+    seeds: int = 2                  # (integer in [1, 16])
+    steps: int = 300                # GD steps at η = 1/λ_max(K_0) (integer in [10, 100000])
+    gate_mode: str = "chain"
+    PROFILES = {"smoke": dict(ns=(4, 8), width_per_n=8, seeds=1, steps=30), "cpu": dict(),
+                "paper": dict(ns=(8, 16, 32, 64, 128, 256), seeds=4, steps=600)}
+
+    def validate(self):
+        ns = validate.int_list("ns", self.ns, minimum=4)
+        if len(ns) < 2 or max(ns) > 256:
+            raise ValueError(f"ns must be at least 2 integers in [4, 256], got {list(self.ns)}")
+        validate.int_in("width_per_n", self.width_per_n, 1, 1024)
+        validate.int_in("d", self.d, 2, 512)
+        validate.int_in("L", self.L, 1, 16)
+        validate.int_in("seeds", self.seeds, 1, 16)
+        validate.int_in("steps", self.steps, 10, 100000)
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(self.width_per_n * max(self.ns), self.L, self.seeds, 1))
+
+
+@dataclass
+class LinearWidthResult:
+    """``dK, final: (len(ns), S)`` (relative NTK change; ℓ_T/ℓ_0), the widths, the fit in n, metrics."""
+
+    ns: np.ndarray
+    ms: np.ndarray
+    dK: np.ndarray
+    final: np.ndarray
+    fit: object
+    metrics: dict = field(default_factory=dict)
+
+
+def _linear_width_point(item, ctx) -> tuple:
+    """One sample size (a ``sweep.map`` item ``(cfg, n)``): train at m = c·n; return (ΔK/K per seed, ℓ_T/ℓ_0)."""
+    cfg, n = item
+    X, y = ackley(n, cfg.d, ctx)
+    net = GReLUNet(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.width_per_n * n, L=cfg.L, gate_mode=cfg.gate_mode,
+                               seeds=_seed_list(ctx, cfg.seeds, "linear_width", n), device=ctx.device))
+    out = train(net, X, y, eta=eta_ntk(net, X, 1.0), steps=cfg.steps, tol_rel=1e-12, record=("loss", "ntk_change"))
+    return out.records["ntk_change"], out.loss[-1] / out.loss[0]
+
+
+def linear_width(cfg: LinearWidthConfig, ctx) -> LinearWidthResult:
+    """Relative NTK change ‖K_T − K_0‖_F/‖K_0‖_F after GD at m = c·n, against n, and its power-law exponent."""
+    from .. import sweep
+
+    parts = sweep.map(_linear_width_point, [(cfg, n) for n in cfg.ns], ctx)
+    ns = np.array(cfg.ns, dtype=float)
+    dK, final = np.array([p[0] for p in parts]), np.array([p[1] for p in parts])
+    fit = fit_power_law(ns, dK.mean(1))
+    per_seed = np.array([fit_power_law(ns, dK[:, s]).exponent for s in range(cfg.seeds)])
+    half = 2 * per_seed.std(ddof=1) / math.sqrt(cfg.seeds) if cfg.seeds > 1 else 0.0  # (requires n_seeds ≥ 2)
+    metrics = dict(exponent_n=fit.exponent, exponent_n_ci=(fit.exponent - half, fit.exponent + half),
+                   dK_max=float(np.max(dK)), n_seeds=cfg.seeds,
+                   converged_frac=float(np.mean(np.nan_to_num(final, nan=np.inf) < 1e-6)))
+    return LinearWidthResult(ns, cfg.width_per_n * ns, dK, final, fit, metrics)
 
 
 # ============================================================================ 04: Theorem 2, Table 2, Figs. 3b/3c

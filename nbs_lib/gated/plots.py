@@ -46,6 +46,25 @@ def thm1(res, data: str):
     return _finish(fig, axs, "data: " + data, "lower left")
 
 
+def rate(res, data: str = "complex Ackley (generated)"):
+    """Return ℓ_t/ℓ_0 of the GReLU and ReLU nets of :func:`experiments.rate` (solid) with the bound ρ^{2t} of
+    linearised GD, ρ = max|1 − ηλ(K_0)| (dashed); no dashed line where K_0 is singular or ηλ_max ≥ 2."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.9))
+    for kind, lab, c in (("grelu", "GReLU", plotting.CYCLE[0]), ("relu", "ReLU", plotting.CYCLE[1])):
+        y = res.curves[kind]
+        t = np.arange(len(y))
+        ok = np.isfinite(y) & (y > 0)
+        k = res.cond[kind]
+        kappa = f", $\\kappa(K_0)$ = {k:.3g}" if np.isfinite(k) else ", $K_0$ singular"
+        plotting.measured(ax, t[ok], y[ok], color=c, label=f"{lab}{kappa}")
+        if res.predictions[kind] is not None:
+            plotting.theory(ax, t, np.maximum(res.predictions[kind], 1e-300), color=c,
+                            label=f"{lab}: NTK bound $\\rho^{{2t}}$")
+    ax.set(yscale="log", ylim=(1e-16, 1e3), xlabel="GD step t", ylabel="$\\ell_t/\\ell_0$",
+           title=f"m = {res.m}, $\\eta\\lambda_{{\\max}}(K_0)$ = {res.c_eta:.3g}")
+    return _finish(fig, ax, "data: " + data, "lower left")
+
+
 def fig2a(res, widths, data: str):
     """Return Fig. 2a under protocols A and B: ReLU solid, GReLU dash-dot; max over seeds at n²L, min below."""
     fig, axs = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -85,6 +104,23 @@ def stability(res, data: str):
     axs[1].set(xscale="log", yscale="log", xlabel="width m", ylabel="$\\|K_T-K_0\\|_F/\\|K_0\\|_F$",
                title="NTK change over training (Theorem 3)")
     return _finish(fig, axs, "data: " + data, "lower left", fontsize=8)
+
+
+def linear_width(res, data: str):
+    """Return the relative NTK change at m = c·n against n (seeds as a band) with Theorem 3's n^-2 and the
+    constant (no growth) dashed from the first point."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.9))
+    plotting.band(ax, res.ns, res.dK.T, log=True, label=f"measured, m = {int(res.ms[0] / res.ns[0])}n "
+                  f"(slope {res.fit.exponent:.2f})")
+    y0 = res.dK.mean(1)[0]
+    plotting.slope_guide(ax, res.ns, y0, -2.0, label="Theorem 3 at m ∝ n: slope −2")
+    plotting.slope_guide(ax, res.ns, y0, 0.0, label="no growth: slope 0", color=plotting.PALETTE["alt"])
+    ax.set(xscale="log", yscale="log", xlabel="examples n", ylabel="$\\|K_T-K_0\\|_F/\\|K_0\\|_F$",
+           title="NTK change at width linear in n")
+    ms = [int(n) for n in res.ns]
+    ax.set_xticks(ms, [str(n) for n in ms])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    return _finish(fig, ax, "data: " + data, "lower left")
 
 
 def conversion(res, m_sweep: int, data: str):
@@ -392,6 +428,9 @@ def fast_path(res):
     ax.axhline(1.5, color="k", ls=":", lw=1, label="criterion 1.5× (m ≥ 2048)")
     ax.set(xscale="log", yscale="log", xlabel="width m", ylabel=f"speed-up over dense GEMV ({res.device_name})",
            title=f"Batch-1 gated layer, float32, gate density ρ = {rho:.2f}")
+    ms = sorted(set(res.table.m))
+    ax.set_xticks(ms, [str(m) for m in ms])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     plotting.data_note(ax, "Gaussian W, Ψ, h; gates of Ψz (generated)")
     fig.tight_layout()
