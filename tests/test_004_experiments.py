@@ -179,3 +179,29 @@ def test_linear_width_scaling_against_a_direct_ntk_change(ctx):
     _readable(gt.plots.linear_width(res, "complex Ackley (generated)"))
     with pytest.raises(ValueError, match="ns"):
         E.LinearWidthConfig.for_profile("smoke", ns=(4,))
+
+
+# ---------------------------------------------------------------- experiments without a test before
+def test_stability_tau_and_ntk_change_against_a_direct_run(ctx):
+    cfg = E.StabilityConfig.for_profile("smoke", widths=(16, 32, 64), steps=10)
+    res = E.stability(cfg, ctx)
+    m = 32
+    X, y = E.ackley(cfg.n, cfg.d, ctx)
+    net = gt.GReLUNet(gt.GatedConfig(d_x=cfg.d, d_y=1, m=m, L=cfg.L, seeds=E._seed_list(ctx, cfg.seeds, "stability", m)))
+    W0, K0 = net.W.clone(), gt.ntk_gram(net, X)
+    gt.train(net, X, y, eta=gt.eta_ntk(net, X, 1.0), steps=cfg.steps, tol_rel=1e-12)
+    tau = float((net.W - W0)[0].flatten(1).norm(dim=1).max())      # max over layers of ‖W_T,k − W_0,k‖_F
+    dK = float((gt.ntk_gram(net, X) - K0).norm() / K0.norm())
+    assert res.tau[1, 0] == pytest.approx(tau, rel=1e-10) and res.dK[1, 0] == pytest.approx(dK, rel=1e-10)
+    np.testing.assert_allclose(res.tau_pred, np.sqrt(2 * cfg.n / np.array(cfg.widths)) / cfg.L)
+    assert res.metrics["thm3"]["exponent"] == pytest.approx(np.polyfit(np.log(res.widths), np.log(res.dK.mean(1)), 1)[0])
+
+
+def test_truncate_is_the_best_rank_r_approximation():
+    P = torch.randn(40, 30, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    s = torch.linalg.svdvals(P)
+    for r in (1, 5, 29):
+        A, B = E._truncate(P, r)
+        assert A.shape == (40, r) and B.shape == (r, 30)
+        # Eckart–Young: the Frobenius error of the best rank-r approximation is the tail of the singular values
+        assert float((P - A @ B).norm()) == pytest.approx(float(s[r:].norm()), rel=1e-10)
