@@ -56,3 +56,38 @@ def test_bad_shapes_raise():
         gk.gated_matmul(X, W, pack_bits(M)[:, :1])
     with pytest.raises(ValueError, match="block"):
         gk.block_gated_matmul(X, W, torch.ones(4, 3, dtype=torch.bool), 3)
+
+
+def test_gated_gemv_matches_dense_product_of_the_gated_input():
+    """The fast path W (D ⊙ h) through the open rows of Wᵀ equals the dense product (float64 reference)."""
+    g = torch.Generator().manual_seed(5)
+    W = torch.randn(90, 70, generator=g)                 # (m, k): ragged against BR, BN
+    h = torch.randn(70, generator=g)
+    D = torch.rand(70, generator=g) > 0.5
+    idx = torch.nonzero(D, as_tuple=True)[0]
+    WT = W.T.contiguous()
+    ref = W.double() @ (h.double() * D.double())
+    for backend in ("triton", "torch"):
+        out = gk.gated_gemv(WT, h, idx, backend=backend)
+        assert out.shape == (90,) and torch.allclose(out.double(), ref, atol=1e-4)
+    # entries of h outside idx are ignored (the closed gates are never read)
+    h2 = torch.where(D, h, torch.full_like(h, 1e6))
+    assert torch.allclose(gk.gated_gemv(WT, h2, idx, backend="triton").double(), ref, atol=1e-4)
+    # no open gate: the zero vector; every gate open: the dense product
+    assert torch.equal(gk.gated_gemv(WT, h, idx[:0], backend="triton"), torch.zeros(90))
+    full = torch.arange(70)
+    assert torch.allclose(gk.gated_gemv(WT, h, full, backend="triton").double(), W.double() @ h.double(), atol=1e-4)
+
+
+def test_gated_gemv_float64_torch_path_is_exact_to_round_off():
+    g = torch.Generator().manual_seed(6)
+    W = torch.randn(257, 300, generator=g, dtype=torch.float64)
+    h = torch.randn(300, generator=g, dtype=torch.float64)
+    D = torch.rand(300, generator=g) > 0.5
+    idx = torch.nonzero(D, as_tuple=True)[0]
+    out = gk.gated_gemv(W.T.contiguous(), h, idx, backend="torch")
+    assert torch.allclose(out, W @ (h * D), atol=1e-12, rtol=1e-12)
+    with pytest.raises(ValueError, match="idx"):
+        gk.gated_gemv(W.T.contiguous(), h, torch.tensor([300]))
+    with pytest.raises(ValueError, match="WT and x"):
+        gk.gated_gemv(W.T.contiguous(), h[:5], idx)

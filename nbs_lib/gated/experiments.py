@@ -55,6 +55,30 @@ def baselines(X, Y, X_te, Y_te) -> dict:
     return dict(mean=float(mean), zero=float(zero), linear=float(lin))
 
 
+def scored(net_err: float, X, Y, X_te, Y_te, split: str = "test") -> tuple[dict, dict]:
+    """Return ``(baselines, sanity metrics)`` for a net whose held-out MSE is ``net_err``.
+
+    The sanity metrics ``net_<split>``, ``mean_<split>``, ``linear_<split>`` feed the claims' ``requires``: a net
+    that does not beat the mean predictor and a linear fit on the same split grades nothing. A non-finite
+    ``net_err`` (a diverged run) stays NaN.
+    """
+    base = baselines(X, Y, X_te, Y_te)
+    net = float(net_err) if np.isfinite(net_err) else float("nan")
+    return base, {f"net_{split}": net, f"mean_{split}": base["mean"], f"linear_{split}": base["linear"]}
+
+
+def _device_name(dev: torch.device) -> str:
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} thread(s))"
+
+
+def _images(n_train: int, n_test: int, key: str, ctx, root: str = "", dtype=torch.float32) -> tuple:
+    """Return the image regression ``(X, Y, Xt, Yt)`` in ``dtype`` on ``ctx.device``, the raw train images, their
+    statistics and the data's name (CIFAR-10 from ``root`` / ``$NBS_CIFAR10_DIR``, else the digits stand-in)."""
+    X, Y, Xt, Yt, raw, stats, source = _data.image_regression(n_train, n_test, seed=ctx.seeds(1, key)[0] % 2 ** 32,
+                                                              root=root or None)
+    return (*(t.to(ctx.device, dtype) for t in (X, Y, Xt, Yt)), raw, stats, source)
+
+
 # ============================================================================ 03: Theorem 1, Fig. 2a, Theorem 3
 @dataclass(frozen=True)
 class Thm1Config(Config):
@@ -143,6 +167,86 @@ def thm1(cfg: Thm1Config, ctx) -> Thm1Result:
                       dict(thm=metrics, fit=fit))
 
 
+@dataclass(frozen=True)
+class RateConfig(Config):
+    """One GReLU and one ReLU net of width m trained by GD at η = c/λ_max(K_0) of each: the explorer of 03."""
+
+    m: int = 64                 # width (integer in [4, 4096])
+    c_eta: float = 1.0          # step in NTK units η·λ_max(K_0) (number in (0, 10]; ≥ 2 diverges by the NTK)
+    n: int = 6                  # examples (integer in [2, 64])
+    d: int = 12                 # input dimension (integer in [2, 512])
+    L: int = 2                  # depth (integer in [1, 16])
+    steps: int = 100            # GD steps (integer in [1, 10000])
+    gate_mode: str = "chain"    # chain | input
+    PROFILES = {"smoke": dict(), "cpu": dict(), "paper": dict()}
+
+    def validate(self):
+        validate.int_in("m", self.m, 4, 4096)
+        validate.in_range("c_eta", self.c_eta, 0.0, 10.0, lo_open=True)
+        validate.int_in("n", self.n, 2, 64)
+        validate.int_in("d", self.d, 2, 512)
+        validate.int_in("L", self.L, 1, 16)
+        validate.int_in("steps", self.steps, 1, 10000)
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(self.m, self.L, 1))
+
+
+@dataclass
+class RateResult:
+    """Per net ("grelu", "relu"): ℓ_t/ℓ_0 ``(steps+1,)`` (NaN after a divergence), the bound of linearised GD
+    ``ρ^{2t}`` with ``ρ = max(|1 − ηλ_min|, |1 − ηλ_max|)`` (None where K_0 is singular or ηλ_max ≥ 2),
+    λ_min, λ_max, κ(K_0); notes on degenerate cases."""
+
+    m: int
+    c_eta: float
+    curves: dict
+    predictions: dict
+    lam: dict
+    cond: dict
+    notes: list
+
+
+#: relative size of λ_min below which K_0 counts as singular (round-off of eigvalsh on an n×n float64 Gram)
+SINGULAR_REL = 1e-10
+
+
+def rate(cfg: RateConfig, ctx) -> RateResult:
+    """Train both nets at η = c/λ_max(K_0) and bound the loss by the linearised (NTK) rate, per net."""
+    X, y = ackley(cfg.n, cfg.d, ctx)
+    g, r = make_pair(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.m, L=cfg.L, gate_mode=cfg.gate_mode,
+                                 seeds=_seed_list(ctx, 1, "rate", cfg.m), device=ctx.device))
+    curves, preds, lam, cond, notes, divs = {}, {}, {}, {}, [], {}
+    t = np.arange(cfg.steps + 1)
+    for kind, net in (("grelu", g), ("relu", r)):
+        ev = torch.linalg.eigvalsh(ntk_gram(net, X))[0].cpu().numpy()
+        lmin, lmax = float(ev[0]), float(ev[-1])
+        lam[kind] = (lmin, lmax)
+        eta = cfg.c_eta / lmax
+        out = train(net, X, y, eta=torch.tensor([eta], dtype=ctx.dtype, device=ctx.device), steps=cfg.steps,
+                    tol_rel=None)
+        curves[kind] = out.loss[:, 0] / out.loss[0, 0]
+        divs[kind] = bool(out.diverged[0])
+        cond[kind], preds[kind] = float("nan"), None
+        if lmin <= SINGULAR_REL * lmax:
+            notes.append(f"{kind}: K_0 is singular at m = {cfg.m} (λ_min/λ_max = {lmin / lmax:.1e} ≤ "
+                         f"{SINGULAR_REL:.0e}): κ(K_0) is undefined and no linear rate is predicted")
+        else:
+            cond[kind] = lmax / lmin
+            if cfg.c_eta < 2:
+                rho = max(abs(1 - eta * lmin), abs(1 - cfg.c_eta))  # contraction of linearised GD
+                preds[kind] = rho ** (2 * t)
+    if cfg.c_eta >= 2:
+        notes.append(f"η·λ_max = {cfg.c_eta:.3g} ≥ 2: the linearised (NTK) dynamics diverge, so no rate is drawn; "
+                     "a finite net may still converge after its kernel has shrunk")
+    for kind in ("grelu", "relu"):
+        if bool(divs[kind]):
+            notes.append(f"{kind}: diverged at η·λ_max = {cfg.c_eta:.3g} (GD on the sum loss needs c_eta < 2); "
+                         "the curve stops where it blew up")
+    return RateResult(cfg.m, cfg.c_eta, curves, preds, lam, cond, notes)
+
+
 def paper_eta_lmax(gate_mode: str, ctx) -> float:
     """Return η_Thm1·λ_max = λ_max/K(x,x) of the closed-form Gram at the paper's (n, d, L) = (100, 200, 4)."""
     Xp, _ = ackley(100, 200, ctx)
@@ -198,25 +302,44 @@ class Fig2aResult:
     metrics: dict = field(default_factory=dict)
 
 
-def fig2a(cfg: Fig2aConfig, ctx) -> Fig2aResult:
-    """Run Fig. 2a under protocols A and B (module docstring); return curves, cond(K_0) and the claims' metrics."""
+def _fig2a_point(item, ctx) -> dict:
+    """One width of Fig. 2a (a ``sweep.map`` item ``(cfg, m, eta_A)``): cond(K_0) and ℓ_t/ℓ_0 of both nets under
+    both protocols. Its randomness comes only from keys naming the experiment, the width and the data size."""
+    cfg, m, eta_A = item
     X, y = ackley(cfg.n, cfg.d, ctx)
-    m_th, nL = cfg.n * cfg.n * cfg.L, cfg.n * cfg.L
-    seeds = _seed_list(ctx, cfg.seeds, "fig2a")
-    nets, curves, cond = {}, {}, {}
-    for m in cfg.widths:
-        g, r = make_pair(GatedConfig(d_x=cfg.d, d_y=1, m=m, L=cfg.L, gate_mode=cfg.gate_mode, seeds=seeds,
-                                     device=ctx.device))
-        nets["grelu", m], nets["relu", m] = g, r
-        for kind in ("grelu", "relu"):
-            cond[kind, m] = gram_condition(ntk_gram(nets[kind, m], X)).cpu().numpy()
-    lam = [float(lambda_max(nets[k, m_th], X)[0]) for k in ("grelu", "relu")]
-    eta_A = cfg.eta_literal or 1.0 / max(lam)
-    for proto, steps in (("A", cfg.steps_A), ("B", cfg.steps_B)):
-        for (kind, m), net in nets.items():
+    g, r = make_pair(GatedConfig(d_x=cfg.d, d_y=1, m=m, L=cfg.L, gate_mode=cfg.gate_mode,
+                                 seeds=_seed_list(ctx, cfg.seeds, "fig2a"), device=ctx.device))
+    cond, curves = {}, {}
+    for kind, net in (("grelu", g), ("relu", r)):
+        cond[kind] = gram_condition(ntk_gram(net, X)).cpu().numpy()
+        for proto, steps in (("A", cfg.steps_A), ("B", cfg.steps_B)):
             eta = eta_A if proto == "A" else eta_ntk(net, X, cfg.c_eta)
             out = train(net.clone(), X, y, eta=eta, steps=steps, tol_rel=None)
-            curves[proto, kind, m] = out.loss / out.loss[0]
+            curves[proto, kind] = out.loss / out.loss[0]
+    return dict(cond=cond, curves=curves)
+
+
+def fig2a_eta_A(cfg: Fig2aConfig, ctx) -> float:
+    """Protocol A's one step: ``eta_literal``, or 1/λ_max(K_0) of the theory-width nets (the larger of the two)."""
+    if cfg.eta_literal:
+        return float(cfg.eta_literal)
+    X, _ = ackley(cfg.n, cfg.d, ctx)
+    g, r = make_pair(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.n * cfg.n * cfg.L, L=cfg.L, gate_mode=cfg.gate_mode,
+                                 seeds=_seed_list(ctx, cfg.seeds, "fig2a"), device=ctx.device))
+    return 1.0 / max(float(lambda_max(net, X)[0]) for net in (g, r))
+
+
+def fig2a(cfg: Fig2aConfig, ctx) -> Fig2aResult:
+    """Run Fig. 2a under protocols A and B (module docstring); return curves, cond(K_0) and the claims' metrics.
+
+    The widths are the items of ``sweep.map`` (:func:`_fig2a_point`); the merge does not depend on their order."""
+    from .. import sweep
+
+    m_th, nL = cfg.n * cfg.n * cfg.L, cfg.n * cfg.L
+    eta_A = fig2a_eta_A(cfg, ctx)
+    parts = sweep.map(_fig2a_point, [(cfg, m, eta_A) for m in cfg.widths], ctx)
+    curves = {(proto, kind, m): v for m, pt in zip(cfg.widths, parts) for (proto, kind), v in pt["curves"].items()}
+    cond = {(kind, m): v for m, pt in zip(cfg.widths, parts) for kind, v in pt["cond"].items()}
     fin = {k: v[-1] for k, v in curves.items()}
     kinds = ("grelu", "relu")
     auc = {k: np.mean(np.log10(np.maximum(v, 1e-30)), axis=0) for k, v in curves.items()}   # NaN if diverged
@@ -294,6 +417,74 @@ def stability(cfg: StabilityConfig, ctx) -> StabilityResult:
     metrics = dict(thm3=dict(exponent=f_dK.exponent, n_seeds=cfg.seeds),
                    tau=dict(exponent=f_tau.exponent, ratio_max=float(np.max((tau.mean(1) / pred)[lazy]))))
     return StabilityResult(ms, tau, dK, pred, f_tau, f_dK, lazy, metrics)
+
+
+@dataclass(frozen=True)
+class LinearWidthConfig(Config):
+    """Theorem 3's NTK equivalence at width linear in n: the relative NTK change over training at m = c·n for
+    several n (a scaling experiment in n, §4.2)."""
+
+    ns: tuple = (5, 10, 20, 40)     # sample sizes (integers in [4, 256], at least 2)
+    width_per_n: int = 16           # c of m = c·n (integer in [1, 1024])
+    d: int = 20                     # input dimension (integer in [2, 512])
+    L: int = 4                      # depth (integer in [1, 16])
+    seeds: int = 2                  # (integer in [1, 16])
+    steps: int = 300                # GD steps at η = 1/λ_max(K_0) (integer in [10, 100000])
+    gate_mode: str = "chain"
+    PROFILES = {"smoke": dict(ns=(4, 8), width_per_n=8, seeds=1, steps=30), "cpu": dict(),
+                "paper": dict(ns=(8, 16, 32, 64, 128, 256), seeds=4, steps=600)}
+
+    def validate(self):
+        ns = validate.int_list("ns", self.ns, minimum=4)
+        if len(ns) < 2 or max(ns) > 256:
+            raise ValueError(f"ns must be at least 2 integers in [4, 256], got {list(self.ns)}")
+        validate.int_in("width_per_n", self.width_per_n, 1, 1024)
+        validate.int_in("d", self.d, 2, 512)
+        validate.int_in("L", self.L, 1, 16)
+        validate.int_in("seeds", self.seeds, 1, 16)
+        validate.int_in("steps", self.steps, 10, 100000)
+        validate.one_of("gate_mode", self.gate_mode, ("chain", "input"))
+
+    def resources(self):
+        return Resources(host_bytes=_net_bytes(self.width_per_n * max(self.ns), self.L, self.seeds, 1))
+
+
+@dataclass
+class LinearWidthResult:
+    """``dK, final: (len(ns), S)`` (relative NTK change; ℓ_T/ℓ_0), the widths, the fit in n, metrics."""
+
+    ns: np.ndarray
+    ms: np.ndarray
+    dK: np.ndarray
+    final: np.ndarray
+    fit: object
+    metrics: dict = field(default_factory=dict)
+
+
+def _linear_width_point(item, ctx) -> tuple:
+    """One sample size (a ``sweep.map`` item ``(cfg, n)``): train at m = c·n; return (ΔK/K per seed, ℓ_T/ℓ_0)."""
+    cfg, n = item
+    X, y = ackley(n, cfg.d, ctx)
+    net = GReLUNet(GatedConfig(d_x=cfg.d, d_y=1, m=cfg.width_per_n * n, L=cfg.L, gate_mode=cfg.gate_mode,
+                               seeds=_seed_list(ctx, cfg.seeds, "linear_width", n), device=ctx.device))
+    out = train(net, X, y, eta=eta_ntk(net, X, 1.0), steps=cfg.steps, tol_rel=1e-12, record=("loss", "ntk_change"))
+    return out.records["ntk_change"], out.loss[-1] / out.loss[0]
+
+
+def linear_width(cfg: LinearWidthConfig, ctx) -> LinearWidthResult:
+    """Relative NTK change ‖K_T − K_0‖_F/‖K_0‖_F after GD at m = c·n, against n, and its power-law exponent."""
+    from .. import sweep
+
+    parts = sweep.map(_linear_width_point, [(cfg, n) for n in cfg.ns], ctx)
+    ns = np.array(cfg.ns, dtype=float)
+    dK, final = np.array([p[0] for p in parts]), np.array([p[1] for p in parts])
+    fit = fit_power_law(ns, dK.mean(1))
+    per_seed = np.array([fit_power_law(ns, dK[:, s]).exponent for s in range(cfg.seeds)])
+    half = 2 * per_seed.std(ddof=1) / math.sqrt(cfg.seeds) if cfg.seeds > 1 else 0.0  # (requires n_seeds ≥ 2)
+    metrics = dict(exponent_n=fit.exponent, exponent_n_ci=(fit.exponent - half, fit.exponent + half),
+                   dK_max=float(np.max(dK)), n_seeds=cfg.seeds,
+                   converged_frac=float(np.mean(np.nan_to_num(final, nan=np.inf) < 1e-6)))
+    return LinearWidthResult(ns, cfg.width_per_n * ns, dK, final, fit, metrics)
 
 
 # ============================================================================ 04: Theorem 2, Table 2, Figs. 3b/3c
@@ -378,12 +569,11 @@ def conversion(cfg: ConversionConfig, ctx) -> ConversionResult:
         _, rp = grelu_to_relu(gs, Xb[:nn], lam=lam)
         err.append(float(rp["out_rel_maxdiff"][0]))
         res_last.append(float(rp["rel_residual"][0, -1]))
-    base = baselines(Xtr, ytr, Xte, yte)
+    base, sanity = scored(np.mean(before), Xtr, ytr, Xte, yte)
     metrics = dict(
         thm2=dict(exact_err=float(np.max(rep["out_rel_maxdiff"])), final_relu_err=float(np.min(rep_last["out_rel_maxdiff"])),
                   big_err=err[-1] if max(cfg.ratios) > 1 else float("nan")),
-        ridge=dict(drop_frac=float(np.mean(after < before)), net_test=float(np.mean(before)),
-                   mean_test=base["mean"], linear_test=base["linear"]))
+        ridge=dict(drop_frac=float(np.mean(after < before)), **sanity))
     return ConversionResult(rep, rep_last, tuple(cfg.ratios), np.array(err), np.array(res_last), before, after, base,
                             metrics)
 
@@ -454,9 +644,7 @@ def table2(cfg: Table2Config, ctx) -> Table2Result:
     from .model import mse
 
     f32 = torch.float32
-    X, Y, Xt, Yt, _, _, source = _data.image_regression(cfg.n_train, cfg.n_test, seed=ctx.seeds(1, "tab2")[0] % 2 ** 32,
-                                                        root=cfg.cifar10_root or None)
-    X, Y, Xt, Yt = (t.to(ctx.device, f32) for t in (X, Y, Xt, Yt))
+    X, Y, Xt, Yt, _, _, source = _images(cfg.n_train, cfg.n_test, "tab2", ctx, cfg.cifar10_root)
     rows, curves = [], {}
     for (L, m) in cfg.archs:
         g, r = make_pair(GatedConfig(d_x=X.shape[1], d_y=10, m=m, L=L, gate_mode=cfg.gate_mode,
@@ -470,11 +658,10 @@ def table2(cfg: Table2Config, ctx) -> Table2Result:
             row[kind] = float(mse(net, X, Y)[0])
             row[kind + "_test"] = float(mse(net, Xt, Yt)[0])
         rows.append(row)
-    base = baselines(X, Y, Xt, Yt)
     tests = [r[k] for r in rows for k in ("relu_test", "grelu_test")]
+    base, sanity = scored(np.min(tests), X, Y, Xt, Yt)
     metrics = dict(frac_grelu_lower=float(np.mean([r["grelu"] < r["relu"] for r in rows])),
-                   grelu_train_max=float(np.max([r["grelu"] for r in rows])), net_test=float(np.min(tests)),
-                   mean_test=base["mean"], linear_test=base["linear"])
+                   grelu_train_max=float(np.max([r["grelu"] for r in rows])), **sanity)
     return Table2Result(rows, curves, base, source, metrics)
 
 
@@ -536,10 +723,7 @@ def augmented(cfg: AugConfig, ctx) -> AugResult:
     from .model import mse
 
     f32 = torch.float32
-    X, Y, Xt, Yt, raw, stats, source = _data.image_regression(cfg.n_train, cfg.n_test,
-                                                              seed=ctx.seeds(1, "aug")[0] % 2 ** 32,
-                                                              root=cfg.cifar10_root or None)
-    X, Y, Xt, Yt = (t.to(ctx.device, f32) for t in (X, Y, Xt, Yt))
+    X, Y, Xt, Yt, raw, stats, source = _images(cfg.n_train, cfg.n_test, "aug", ctx, cfg.cifar10_root)
     side = int(round(math.sqrt(raw.shape[1] // (3 if raw.shape[1] == 3072 else 1))))
     raw_t = torch.from_numpy(raw)
     gen = ctx.generator("aug", "batches", device="cpu")
@@ -579,13 +763,11 @@ def augmented(cfg: AugConfig, ctx) -> AugResult:
     times = bench.compare({"grelu": lambda: train(g_fresh.clone(), X, Y, eta=eta["relu"] * 1e-3, **tk),
                            "relu": lambda: train(r_fresh.clone(), X, Y, eta=eta["relu"] * 1e-3, **tk)},
                           repeats=3, device=str(ctx.device))
-    base = baselines(X, Y, Xt, Yt)
     hist = {k: np.array(v) for k, v in hist.items()}
+    base, sanity = scored(min(hist["relu_te"][-1], hist["g_te"][-1]), X, Y, Xt, Yt)
     jump = abs(at["post_tr"] - at["pre_tr"]) / at["pre_tr"]
     metrics = dict(jump=jump, test_pre=at["pre_te"], test_post=at["post_te"],
-                   time_ratio=times["grelu"].median / times["relu"].median,
-                   net_test=float(min(hist["relu_te"][-1], hist["g_te"][-1])), mean_test=base["mean"],
-                   linear_test=base["linear"])
+                   time_ratio=times["grelu"].median / times["relu"].median, **sanity)
     return AugResult(hist, half, at, {k: v.median for k, v in times.items()}, base, source, metrics)
 
 
@@ -695,10 +877,9 @@ def sgemm_sweep(cfg: SgemmConfig, ctx) -> SgemmResult:
     gdiff = {k: o.records["grad_diff"] for k, o in out.items()}
     churn = out["relu"].records["hamming"]
     div = {k: np.asarray(o.diverged) for k, o in out.items()}
-    base = baselines(X, y, Xv, yv)
     finals = np.concatenate([val[k][-1] for k in val])
-    sanity = dict(net_val=float(np.min(finals[np.isfinite(finals)])) if np.isfinite(finals).any() else float("nan"),
-                  mean_val=base["mean"], linear_val=base["linear"])
+    base, sanity = scored(np.min(finals[np.isfinite(finals)]) if np.isfinite(finals).any() else float("nan"),
+                          X, y, Xv, yv, split="val")
     hi = [i for i, c in enumerate(cfg.c_list) if c > 1]
     fg, fr = mse_["grelu"][-1, hi], mse_["relu"][-1, hi]
     i1 = list(cfg.c_list).index(1.0)
@@ -747,7 +928,6 @@ def sgemm_grid(cfg: SgemmConfig, ctx) -> GridResult:
                   record=("loss", "val_loss"), tol_rel=None, generator=ctx.generator("grid", "batches", device="cpu"))
         curves.append(2 * o.loss[:, 0] / cfg.n)
         val.append(np.concatenate([[v0], o.records["val_loss"][:, 0]]))
-    base = baselines(X, y, Xv, yv)
     ratio = np.array([v[-1] / v[0] for v in val])
     depth = np.array([L for L, _ in cfg.grid], dtype=float)
     if np.all(np.isfinite(ratio)):
@@ -756,8 +936,8 @@ def sgemm_grid(cfg: SgemmConfig, ctx) -> GridResult:
     else:
         corr = float("nan")
     finals = np.array([v[-1] for v in val])
-    metrics = dict(rank_corr=corr, net_val=float(np.nanmin(finals)) if np.isfinite(finals).any() else float("nan"),
-                   mean_val=base["mean"], linear_val=base["linear"])
+    base, sanity = scored(np.nanmin(finals) if np.isfinite(finals).any() else float("nan"), X, y, Xv, yv, split="val")
+    metrics = dict(rank_corr=corr, **sanity)
     return GridResult(tuple(cfg.grid), curves, val, base, source, metrics)
 
 
@@ -1073,11 +1253,14 @@ class FlopsConfig(Config):
     lr_ms: tuple = (512, 1024, 2048)       # widths of the low-rank study (integers in [64, 16384])
     lr_n: int = 500             # training examples of the trained-net low-rank study (integer in [50, 1197])
     lr_steps: int = 200         # GD steps of that net (integer in [10, 10000])
+    fast_ms: tuple = (1024, 2048, 4096)    # widths of the batch-1 fast-path timings (integers in [64, 32768])
+    fast_repeats: int = 21      # interleaved repeats of the fast-path timings (integer in [3, 1000])
+    fast_threads: int = 1       # CPU threads of the fast-path timings (integer in [1, 256]; issue 16 measured 1)
     PROFILES = {"smoke": dict(ms=(256, 512), batches=(1, 64), n_gates=64, step_m=256, step_n=64, lr_ms=(256, 512),
-                              repeats=3, lr_n=100, lr_steps=20),
+                              repeats=3, lr_n=100, lr_steps=20, fast_ms=(256, 512), fast_repeats=3),
                 "cpu": dict(),
                 "paper": dict(ms=(4096, 8192, 16384), batches=(1, 8, 64, 512, 4096), n_gates=4096, step_m=8192,
-                              step_n=4096, lr_ms=(2048, 4096, 8192))}
+                              step_n=4096, lr_ms=(2048, 4096, 8192), fast_ms=(2048, 4096, 8192, 16384))}
 
     def validate(self):
         validate.int_in("L", self.L, 1, 32)
@@ -1098,10 +1281,16 @@ class FlopsConfig(Config):
             validate.int_in("lr_ms", m, 64, 16384)
         validate.int_in("lr_n", self.lr_n, 50, 1197)
         validate.int_in("lr_steps", self.lr_steps, 10, 10000)
+        if not self.fast_ms:
+            raise ValueError("fast_ms must list at least one width")
+        for m in self.fast_ms:
+            validate.int_in("fast_ms", m, 64, 32768)
+        validate.int_in("fast_repeats", self.fast_repeats, 3, 1000)
+        validate.int_in("fast_threads", self.fast_threads, 1, 256)
 
     def resources(self):
-        m = max(self.ms)
-        return Resources(host_bytes=4.0 * (m * m + 3 * max(self.batches) * m) + 8.0 * 3 * max(self.lr_ms) ** 2
+        m = max(max(self.ms), max(self.fast_ms))
+        return Resources(host_bytes=4.0 * (3 * m * m + 3 * max(self.batches) * m) + 8.0 * 3 * max(self.lr_ms) ** 2
                          + 4.0 * 3 * self.L * self.step_m ** 2 + 8.0 * self.n_gates * max(self.ms) * (self.L + 1))
 
 
@@ -1126,7 +1315,7 @@ def flops(cfg: FlopsConfig, ctx) -> FlopsResult:
     from .stats import flop_fractions
 
     dev = ctx.device
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} thread(s))"
+    name = _device_name(dev)
     m0 = max(cfg.ms)
     net = gating_net(GatedConfig(d_x=64, d_y=1, m=m0, L=cfg.L, seeds=_seed_list(ctx, 1, "flops"), device=dev))
     Xg = ctx.randn(cfg.n_gates, 64, keys=("flops", "x"))
@@ -1172,6 +1361,86 @@ def flops(cfg: FlopsConfig, ctx) -> FlopsResult:
 
 
 @dataclass
+class FastPathResult:
+    """Batch-1 gated inference per width: the timing table (DataFrame), the gate density, metrics per claim."""
+
+    table: object
+    density: float
+    device_name: str
+    timings: dict = field(default_factory=dict)   # {m: {variant: nbs_lib.bench.Timing}}
+    metrics: dict = field(default_factory=dict)
+
+
+#: the widths at which issue 16's criterion (fast path ≥ 1.5× the dense GEMV) applies
+FAST_M_MIN = 2048
+
+
+def fast_path(cfg: FlopsConfig, ctx) -> FastPathResult:
+    """Time one gated layer of batch-1 inference, ``y = W (D ⊙ h)``, float32 (issue 16 item 3).
+
+    Variants (``nbs_lib.bench``, interleaved): ``dense`` (the GEMV ``W h̃`` of the gated input ``h̃``),
+    ``masked dense`` (``(W h) ⊙ D``, the no-gain baseline), ``fast`` (``nonzero(D)`` then
+    :func:`gemm.gated_gemv` over the open rows of ``Wᵀ``), ``gate Ψ`` (the gates of a new input: the dense
+    GEMV ``Ψ z`` and its sign), ``net`` (gate Ψ then fast: the whole GReLU layer) and ``net, rank-√m/2 gates``
+    (the thin gate factors of §4.4 instead of Ψ). The gates are those of ``Ψ z`` for a ReLU hidden vector ``z``.
+    On CPU the timings run on ``cfg.fast_threads`` threads (restored afterwards).
+    """
+    threads = torch.get_num_threads()
+    if ctx.device.type == "cpu":
+        torch.set_num_threads(cfg.fast_threads)  # embedding_bag with one bag runs on one thread: time both alike
+    try:
+        return _fast_path(cfg, ctx)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fast_path(cfg: FlopsConfig, ctx) -> FastPathResult:
+    from .. import bench
+    from . import gemm
+
+    f32, dev = torch.float32, ctx.device
+    name = _device_name(dev)
+    rows, dens, timings = [], [], {}
+    for m in cfg.fast_ms:
+        W = ctx.randn(m, m, keys=("fast", "W", m), dtype=f32) / math.sqrt(m)
+        WT = W.T.contiguous()
+        P = ctx.randn(m, m, keys=("fast", "Psi", m), dtype=f32) / math.sqrt(m)
+        r = max(1, int(math.sqrt(m) / 2))
+        A, B = ctx.randn(m, r, keys=("fast", "A", m), dtype=f32), ctx.randn(r, m, keys=("fast", "B", m), dtype=f32)
+        z = ctx.randn(m, keys=("fast", "z", m), dtype=f32).clamp_min(0)
+        h = ctx.randn(m, keys=("fast", "h", m), dtype=f32)
+        D = P @ z > 0
+        hg = h * D
+        dens.append(float(D.float().mean()))
+
+        def fast(D=D, h=h, WT=WT):
+            return gemm.gated_gemv(WT, h, torch.nonzero(D, as_tuple=True)[0], backend="torch")
+
+        v = {"dense": lambda: W @ hg, "masked dense": lambda: (W @ h) * D, "fast": fast,
+             "gate Ψ": lambda: P @ z > 0,
+             "net": lambda: gemm.gated_gemv(WT, h, torch.nonzero(P @ z > 0, as_tuple=True)[0], backend="torch"),
+             "net, rank-√m/2 gates": lambda: gemm.gated_gemv(WT, h, torch.nonzero(A @ (B @ z) > 0, as_tuple=True)[0],
+                                                              backend="torch")}
+        if dev.type == "cuda":
+            v["fast (Triton)"] = lambda: gemm.gated_gemv(WT, h, torch.nonzero(D, as_tuple=True)[0], backend="triton")
+        t = timings[m] = bench.compare(v, repeats=cfg.fast_repeats, device=str(dev))
+        for k, tk in t.items():
+            s_, (lo, hi) = bench.speedup(t, "dense", k)
+            rows.append(dict(m=m, variant=k, ms=1e3 * tk.median, iqr_ms=1e3 * tk.iqr, speedup=s_, lo=lo, hi=hi,
+                             threads=tk.threads))
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    rho = float(np.mean(dens))
+    big = table[table.m >= FAST_M_MIN] if (table.m >= FAST_M_MIN).any() else table[table.m == table.m.max()]
+    f, n = big[big.variant == "fast"], big[big.variant == "net"]
+    metrics = dict(layer_speed=float(f.speedup.min()), layer_speed_ci=(float(f.lo.min()), float(f.hi.min())),
+                   net_speed=float(n.speedup.min()), net_speed_ci=(float(n.lo.min()), float(n.hi.min())),
+                   density=rho, bytes_ratio=1 / rho, net_bytes_ratio=1 / (1 + rho), m_min=float(big.m.min()))
+    return FastPathResult(table, rho, name, timings, metrics)
+
+
+@dataclass
 class LowRankResult:
     """Gate agreement of rank-r Ψ per width (Gaussian Ψ), the trained-net study (Remark 4), timings, metrics."""
 
@@ -1204,8 +1473,7 @@ def lowrank(cfg: FlopsConfig, ctx) -> LowRankResult:
         rs = [max(1, int(math.sqrt(m) / 2)) if f is None else int(f * m) for f in fracs]
         gauss[m] = list(zip(rs, gate_agreement_lowrank(P, Z, rs)))
     # Remark 4: a trained ReLU net (centred, digits), frozen as GReLU with Ψ' ← W, then Ψ' truncated
-    X, Y, Xt, Yt, _, _, source = _data.image_regression(cfg.lr_n, 1797 - cfg.lr_n, seed=ctx.seeds(1, "lr")[0] % 2 ** 32)
-    X, Y, Xt, Yt = (t.to(ctx.device, ctx.dtype) for t in (X, Y, Xt, Yt))
+    X, Y, Xt, Yt, _, _, source = _images(cfg.lr_n, 1797 - cfg.lr_n, "lr", ctx, dtype=ctx.dtype)
     m = min(cfg.lr_ms)
     r = ReLUNet(GatedConfig(d_x=X.shape[1], d_y=10, m=m, L=cfg.L, seeds=_seed_list(ctx, 1, "lr-net"),
                             device=ctx.device)).centered()
@@ -1230,11 +1498,10 @@ def lowrank(cfg: FlopsConfig, ctx) -> LowRankResult:
     z = ctx.randn(1, mt, keys=("z-t", mt), dtype=torch.float32)
     t = bench.compare({"dense Ψ": lambda: z @ P.T, "rank √m/2": lambda: (z @ B.T) @ A.T}, repeats=cfg.repeats,
                       device=str(ctx.device))
-    base = baselines(X, Y, Xt, Yt)
+    base, sanity = scored(exact, X, Y, Xt, Yt)
     metrics = dict(agreement_min=float(min(gauss[mm][0][1] for mm in cfg.lr_ms)),
                    trained_agreement=trained["agreement"][0], mse_ratio=trained["mse"][0] / exact,
-                   gate_speed=t["dense Ψ"].median / t["rank √m/2"].median, net_test=exact, mean_test=base["mean"],
-                   linear_test=base["linear"])
+                   gate_speed=t["dense Ψ"].median / t["rank √m/2"].median, **sanity)
     rem4 = dict(trained_agreement=trained["agreement"][0], gauss_agreement=gauss[m][0][1])
     metrics = dict(inference=metrics, rem4=rem4)
     return LowRankResult(gauss, trained, {k: v.median for k, v in t.items()}, base, metrics)

@@ -2,8 +2,12 @@
 
 * :func:`gated_matmul` ``Y = (X Wᵀ) ⊙ D`` with the gate ``D`` read from bit-packed ``int32`` words in the
   kernel's epilogue (FLOPs unchanged; it saves the mask's memory traffic and one elementwise pass).
-* :func:`gather_gemv` ``y = W[idx] x`` — batch-1 inference computing only the rows whose gate is open (a
-  memory-bound GEMV: half the rows, half the bytes).
+* :func:`gated_gemv` ``y = W x`` for a gated input ``x`` (non-zero only at the open gates ``idx``) — the batch-1
+  fast path of issue 16: it reads only the open rows of the stored transpose ``Wᵀ`` (contiguous rows, no copy),
+  through ``torch.nn.functional.embedding_bag`` (``per_sample_weights = x[idx]``, ``mode="sum"``) or a Triton
+  kernel. Bytes read: the gate density ρ times those of the dense GEMV.
+* :func:`gather_gemv` ``y = W[idx] x`` — the open *output* rows only; its torch reference copies the rows
+  (``index_select``) and is slower than the dense GEMV on CPU (kept as a reference for the Triton kernel).
 * :func:`block_gated_matmul` ``Y[i, block j] = X[i] W_jᵀ`` if the block gate ``(i, j)`` is open, else 0 —
   the block-gated variant (OUR extension, not in the paper); the Triton kernel skips a tile's K loop when
   every gate of the tile is closed, so it saves work only when open gates are grouped (MoE-style).
@@ -31,6 +35,16 @@ def gather_gemv_ref(W: torch.Tensor, x: torch.Tensor, idx: torch.Tensor) -> torc
     return W.index_select(0, idx) @ x
 
 
+def gated_gemv_ref(WT: torch.Tensor, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Return ``Σ_{k∈idx} x_k Wᵀ[k]`` = ``W[:, idx] x[idx]``, ``(m,)``, reading only the rows ``idx`` of ``WT``.
+
+    ``torch.nn.functional.embedding_bag`` over the rows of ``WT`` (one bag, weights ``x[idx]``): no copy of the
+    open rows, unlike ``WT[idx]``. Duplicated indices count twice (a sum over the index list).
+    """
+    off = torch.zeros(1, dtype=torch.long, device=WT.device)
+    return torch.nn.functional.embedding_bag(idx, WT, off, mode="sum", per_sample_weights=x.index_select(0, idx))[0]
+
+
 def block_gated_matmul_ref(X: torch.Tensor, W: torch.Tensor, block_mask: torch.Tensor, block: int) -> torch.Tensor:
     """Return ``Y`` with ``Y[i, jb:(j+1)b] = X[i] W[jb:(j+1)b]ᵀ`` where ``block_mask[i, j]``, else 0 (grouped GEMM over blocks)."""
     n, m = X.shape[0], W.shape[0]
@@ -52,10 +66,25 @@ _K = {}
 
 
 def _kernels():
+    global _tile_dot, tl  # jit functions resolve the names they call through the module's globals
     if _K:
         return _K
     import triton
     import triton.language as tl
+
+    @triton.jit
+    def _tile_dot(X, W, rows, cols, n, m, k, sxn, sxk, swm, swk, BM: tl.constexpr, BN: tl.constexpr,
+                  BK: tl.constexpr):
+        # the (BM, BN) tile X[rows] W[cols]ᵀ in float32, the K loop shared by both GEMM kernels
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        for k0 in range(0, k, BK):
+            kk = k0 + tl.arange(0, BK)
+            a = tl.load(X + rows[:, None] * sxn + kk[None, :] * sxk, mask=(rows[:, None] < n) & (kk[None, :] < k),
+                        other=0.0)
+            b = tl.load(W + cols[None, :] * swm + kk[:, None] * swk, mask=(cols[None, :] < m) & (kk[:, None] < k),
+                        other=0.0)
+            acc += tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+        return acc
 
     @triton.jit
     def _gated_mm(X, W, Mb, Y, n, m, k, sxn, sxk, swm, swk, smn, syn, sym,
@@ -64,12 +93,7 @@ def _kernels():
         pid_n = tl.program_id(1)
         rows = pid_m * BM + tl.arange(0, BM)
         cols = pid_n * BN + tl.arange(0, BN)
-        acc = tl.zeros((BM, BN), dtype=tl.float32)
-        for k0 in range(0, k, BK):
-            kk = k0 + tl.arange(0, BK)
-            a = tl.load(X + rows[:, None] * sxn + kk[None, :] * sxk, mask=(rows[:, None] < n) & (kk[None, :] < k), other=0.0)
-            b = tl.load(W + cols[None, :] * swm + kk[:, None] * swk, mask=(cols[None, :] < m) & (kk[:, None] < k), other=0.0)
-            acc += tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+        acc = _tile_dot(X, W, rows, cols, n, m, k, sxn, sxk, swm, swk, BM, BN, BK)
         inb = (rows[:, None] < n) & (cols[None, :] < m)
         words = tl.load(Mb + rows[:, None] * smn + (cols[None, :] // 32), mask=inb, other=0)
         bit = (words >> (cols[None, :] % 32)) & 1
@@ -99,16 +123,26 @@ def _kernels():
         g = tl.load(Bm + rows * nb + j, mask=rows < n, other=0)
         acc = tl.zeros((BM, BLK), dtype=tl.float32)
         if tl.max(g, axis=0) > 0:  # tile skip: no K loop when every gate of the tile is closed
-            for k0 in range(0, k, BK):
-                kk = k0 + tl.arange(0, BK)
-                a = tl.load(X + rows[:, None] * sxn + kk[None, :] * sxk, mask=(rows[:, None] < n) & (kk[None, :] < k), other=0.0)
-                b = tl.load(W + cols[None, :] * swm + kk[:, None] * swk, mask=(cols[None, :] < m) & (kk[:, None] < k), other=0.0)
-                acc += tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+            acc = _tile_dot(X, W, rows, cols, n, m, k, sxn, sxk, swm, swk, BM, BLK, BK)
         out = tl.where(g[:, None] > 0, acc, 0.0)
         tl.store(Y + rows[:, None] * syn + cols[None, :] * sym, out.to(Y.dtype.element_ty),
                  mask=(rows[:, None] < n) & (cols[None, :] < m))
 
-    _K.update(gated=_gated_mm, gemv=_gather_gemv, block=_block_mm)
+    @triton.jit
+    def _open_rows_gemv(WT, x, idx, y, r, m, swk, swm, BR: tl.constexpr, BN: tl.constexpr):
+        # y[cols] = Σ_{o<r} x[idx[o]] WT[idx[o], cols]: each program reads only the open rows, coalesced in cols
+        cols = tl.program_id(0) * BN + tl.arange(0, BN)
+        acc = tl.zeros((BN,), dtype=tl.float32)
+        for o0 in range(0, r, BR):
+            o = o0 + tl.arange(0, BR)
+            rr = tl.load(idx + o, mask=o < r, other=0)
+            xv = tl.load(x + rr, mask=o < r, other=0.0)
+            w = tl.load(WT + rr[:, None] * swk + cols[None, :] * swm, mask=(o[:, None] < r) & (cols[None, :] < m),
+                        other=0.0)
+            acc += tl.sum(w.to(tl.float32) * xv.to(tl.float32)[:, None], axis=0)
+        tl.store(y + cols, acc.to(y.dtype.element_ty), mask=cols < m)
+
+    _K.update(gated=_gated_mm, gemv=_gather_gemv, block=_block_mm, open_rows=_open_rows_gemv)
     return _K
 
 
@@ -146,6 +180,29 @@ def gather_gemv(W: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, *, backend:
     y = torch.empty(r, dtype=W.dtype, device=W.device)
     if r:
         _kernels()["gemv"][(triton.cdiv(r, BR),)](W, x, idx, y, r, W.shape[1], W.stride(0), W.stride(1), BR=BR, BK=BK)
+    return y
+
+
+def gated_gemv(WT: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, *, backend: str = "auto", BR: int = 32,
+               BN: int = 64) -> torch.Tensor:
+    """Return ``W x`` for a gated input, ``(m,)``: ``Σ_{k∈idx} x_k Wᵀ[k]`` reading only the open rows of ``WT``.
+
+    ``WT: (k, m)`` is the stored transpose of the layer's ``W: (m, k)``, ``x: (k,)`` the layer input and ``idx``
+    the indices of its open gates (``x`` is zero elsewhere; entries of ``x`` outside ``idx`` are ignored).
+    ``backend="torch"``: ``embedding_bag`` (:func:`gated_gemv_ref`); ``"triton"``: the Triton kernel.
+    """
+    if WT.ndim != 2 or x.ndim != 1 or x.shape[0] != WT.shape[0]:
+        raise ValueError(f"WT and x must be (k, m) and (k,), got {tuple(WT.shape)} and {tuple(x.shape)}")
+    if idx.ndim != 1 or (idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= WT.shape[0])):
+        raise ValueError(f"idx must be a 1-D tensor of row indices in [0, {WT.shape[0]})")
+    if choose_backend(backend, WT.device) == "torch":
+        return gated_gemv_ref(WT, x, idx.long())
+    import triton
+
+    m = WT.shape[1]
+    y = torch.empty(m, dtype=WT.dtype, device=WT.device)
+    _kernels()["open_rows"][(triton.cdiv(m, BN),)](WT, x, idx, y, idx.numel(), m, WT.stride(0), WT.stride(1),
+                                                    BR=BR, BN=BN)
     return y
 
 

@@ -17,6 +17,16 @@ def _diverged_note(ax, runs, what="runs"):
     return bad
 
 
+def _finish(fig, axs, note: str, loc: str = "lower left", fontsize: int = 7):
+    """Legend (lifted above the data note when in a lower corner) and the data note on every axis; tight layout."""
+    lift = dict(bbox_to_anchor=(0, 0.06)) if loc == "lower left" else {}
+    for a in np.atleast_1d(axs).ravel():
+        a.legend(fontsize=fontsize, loc=loc, **lift)
+        plotting.data_note(a, note)
+    fig.tight_layout()
+    return fig
+
+
 def thm1(res, data: str):
     """Return a figure: (left) GD at Theorem 1's own step with Lemma 3's guarantee, (right) the NTK rate fit."""
     fig, axs = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -33,11 +43,26 @@ def thm1(res, data: str):
     plotting.theory(axs[1], t2, np.exp(res.preds.mean() * t2), label="NTK: $2\\log(1-\\eta\\lambda_{\\min})$ per step")
     axs[1].set(yscale="log", ylim=(1e-16, 2), xlabel="GD step", ylabel="$\\ell_t/\\ell_0$",
                title="Rate at $\\eta = c/\\lambda_{\\max}(K_0)$")
-    for a in axs:
-        a.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 0.06))
-        plotting.data_note(a, "data: " + data)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, axs, "data: " + data, "lower left")
+
+
+def rate(res, data: str = "complex Ackley (generated)"):
+    """Return ℓ_t/ℓ_0 of the GReLU and ReLU nets of :func:`experiments.rate` (solid) with the bound ρ^{2t} of
+    linearised GD, ρ = max|1 − ηλ(K_0)| (dashed); no dashed line where K_0 is singular or ηλ_max ≥ 2."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.9))
+    for kind, lab, c in (("grelu", "GReLU", plotting.CYCLE[0]), ("relu", "ReLU", plotting.CYCLE[1])):
+        y = res.curves[kind]
+        t = np.arange(len(y))
+        ok = np.isfinite(y) & (y > 0)
+        k = res.cond[kind]
+        kappa = f", $\\kappa(K_0)$ = {k:.3g}" if np.isfinite(k) else ", $K_0$ singular"
+        plotting.measured(ax, t[ok], y[ok], color=c, label=f"{lab}{kappa}")
+        if res.predictions[kind] is not None:
+            plotting.theory(ax, t, np.maximum(res.predictions[kind], 1e-300), color=c,
+                            label=f"{lab}: NTK bound $\\rho^{{2t}}$")
+    ax.set(yscale="log", ylim=(1e-16, 1e3), xlabel="GD step t", ylabel="$\\ell_t/\\ell_0$",
+           title=f"m = {res.m}, $\\eta\\lambda_{{\\max}}(K_0)$ = {res.c_eta:.3g}")
+    return _finish(fig, ax, "data: " + data, "lower left")
 
 
 def fig2a(res, widths, data: str):
@@ -78,11 +103,24 @@ def stability(res, data: str):
                          color=plotting.PALETTE["alt"])
     axs[1].set(xscale="log", yscale="log", xlabel="width m", ylabel="$\\|K_T-K_0\\|_F/\\|K_0\\|_F$",
                title="NTK change over training (Theorem 3)")
-    for a in axs:
-        a.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.06))
-        plotting.data_note(a, "data: " + data)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, axs, "data: " + data, "lower left", fontsize=8)
+
+
+def linear_width(res, data: str):
+    """Return the relative NTK change at m = c·n against n (seeds as a band) with Theorem 3's n^-2 and the
+    constant (no growth) dashed from the first point."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.9))
+    plotting.band(ax, res.ns, res.dK.T, log=True, label=f"measured, m = {int(res.ms[0] / res.ns[0])}n "
+                  f"(slope {res.fit.exponent:.2f})")
+    y0 = res.dK.mean(1)[0]
+    plotting.slope_guide(ax, res.ns, y0, -2.0, label="Theorem 3 at m ∝ n: slope −2")
+    plotting.slope_guide(ax, res.ns, y0, 0.0, label="no growth: slope 0", color=plotting.PALETTE["alt"])
+    ax.set(xscale="log", yscale="log", xlabel="examples n", ylabel="$\\|K_T-K_0\\|_F/\\|K_0\\|_F$",
+           title="NTK change at width linear in n")
+    ms = [int(n) for n in res.ns]
+    ax.set_xticks(ms, [str(n) for n in ms])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    return _finish(fig, ax, "data: " + data, "lower left")
 
 
 def conversion(res, m_sweep: int, data: str):
@@ -175,11 +213,7 @@ def sgemm_dynamics(res, data: str):
     axs[1].axhspan(20, 25, color="0.85", label="paper: 20–25 %")
     axs[1].set(xlabel="epoch", ylabel="patterns changed since last epoch (%)",
                title="Fig. 2c analogue: ReLU pattern churn")
-    for a in axs:
-        a.legend(fontsize=7, loc="upper right")
-        plotting.data_note(a, "data: " + data)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, axs, "data: " + data, "upper right")
 
 
 def sgemm_grid(res):
@@ -241,11 +275,7 @@ def gates(res, depth: int, m_ov: int, m_fw: int):
                     label="ReLU $\\rho_k$: closed form")
     axs[1].plot(kk, (1 / math.pi) * (5 / 6) ** kk, ":", color="0.4", label="Theorem 6 shape $\\kappa_1(0)(5/6)^k$")
     axs[1].set(yscale="log", xlabel="layer k", ylabel="cosine of $g_k^i$ and $g_k^j$", title="Cross-example forward kernel")
-    for a in axs:
-        a.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 0.06))
-        plotting.data_note(a, "data: orthogonal unit input pairs (basis vectors)")
-    fig.tight_layout()
-    return fig
+    return _finish(fig, axs, "data: orthogonal unit input pairs (basis vectors)", "lower left")
 
 
 def conditioning(res, n_cond: int):
@@ -259,11 +289,7 @@ def conditioning(res, n_cond: int):
     axs[0].set(xscale="log", yscale="log", xlabel="depth L", ylabel="cond(K), infinite width", title=f"n={n_cond}, d=2n")
     axs[1].set(xscale="log", yscale="log", xlabel="n (L = ⌈log2 n⌉ + 2)", ylabel="cond(K)",
                title="Theorem 1's regime L = Ω(log n)")
-    for a in axs:
-        a.legend(fontsize=7, loc="upper left")
-        plotting.data_note(a, "data: unit Gaussian inputs, d=2n (generated); closed-form kernels")
-    fig.tight_layout()
-    return fig
+    return _finish(fig, axs, "data: unit Gaussian inputs, d=2n (generated); closed-form kernels", "upper left")
 
 
 def architecture(L_show: int = 3):
@@ -331,11 +357,7 @@ def arch_stats(res, n: int, dead_m: int):
     axs[2].axhline(100 * 2.0 ** -n, ls="--", color="k", label="Remark 3: $2^{-n}$")
     axs[2].set(xlabel="layer k", ylabel="born-dead neurons (%)", yscale="symlog", ylim=(0, 100),
                title=f"Closed for all n={n} examples, m={dead_m}")
-    for a in axs:
-        a.legend(fontsize=7, loc="upper left")
-        plotting.data_note(a, f"data: {n} unit Gaussian inputs (generated)")
-    fig.tight_layout()
-    return fig
+    return _finish(fig, axs, f"data: {n} unit Gaussian inputs (generated)", "upper left")
 
 
 def table1_calculator(L_values=(10, 100)):
@@ -389,8 +411,38 @@ def lowrank(res, lr_ms):
     axs[1].axhline(res.base["linear"], color="0.2", ls=":", lw=1, label="linear fit")
     axs[1].set(xscale="log", yscale="log", xlabel="rank r / m", ylabel="test MSE per example",
                title="Remark 4: trained net with rank-r gates")
-    for a in axs:
-        a.legend(fontsize=7, loc="upper right")
-        plotting.data_note(a, "data: digits stand-in (trained net); Gaussian Ψ and inputs")
+    return _finish(fig, axs, "data: digits stand-in (trained net); Gaussian Ψ and inputs", "upper right")
+
+
+def fast_path(res):
+    """Return the batch-1 speed-up over the dense GEMV of each variant against width (the conservative quartile
+    range as a band), with the byte-count predictions dashed and issue 16's criterion dotted."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    rho = res.density
+    pred = {"fast": 1 / rho, "net": 1 / (1 + rho), "masked dense": 1.0}
+    for (variant, grp), c in zip(res.table.groupby("variant", sort=False), plotting.CYCLE):
+        plotting.measured(ax, grp.m, grp.speedup, color=c, label=variant, marker="o")
+        ax.fill_between(grp.m, grp.lo, grp.hi, color=c, alpha=0.12, lw=0)
+        if variant in pred:
+            plotting.theory(ax, grp.m, pred[variant] + 0 * grp.m, color=c, label=f"bytes: {pred[variant]:.2f}×")
+    ax.axhline(1.5, color="k", ls=":", lw=1, label="criterion 1.5× (m ≥ 2048)")
+    ax.set(xscale="log", yscale="log", xlabel="width m", ylabel=f"speed-up over dense GEMV ({res.device_name})",
+           title=f"Batch-1 gated layer, float32, gate density ρ = {rho:.2f}")
+    ms = sorted(set(res.table.m))
+    ax.set_xticks(ms, [str(m) for m in ms])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    plotting.data_note(ax, "Gaussian W, Ψ, h; gates of Ψz (generated)")
     fig.tight_layout()
     return fig
+
+
+def fast_path_table(res) -> None:
+    """Display the fast-path timings of every width through ``nbs_lib.bench.publish`` (GPU: not measured)."""
+    from .. import bench
+
+    rho = res.density
+    for m, t in res.timings.items():
+        bench.publish(f"004 batch-1 gated layer, m = {m}", t, baseline="dense", sizes={"m": m}, dtype="float32",
+                      expected_ratio={"fast": 1 / rho, "net": 1 / (1 + rho), "masked dense": 1.0},
+                      note="GPU (Triton `gated_gemv`): not measured here." if "Triton" not in " ".join(t) else "")
