@@ -652,7 +652,8 @@ class SignsConfig(Config):
     seeds_init: int = 300            # seeds per d and init (integer in [1, 100000])
     sigma_init: float = 1e-3         # init scale of that sweep (number in (0, 0.01])
     T_init: int = 400                # its GD steps (integer in [100, 200000])
-    PROFILES = {"smoke": dict(d=30, ks=(2, 4), seeds=24, T=700, ds_init=(2, 8), seeds_init=30),
+    n_pred: int = 200_000            # initialisations drawn for the sign rule's failure probability (in [1000, 2000000])
+    PROFILES = {"smoke": dict(d=30, ks=(2, 4), seeds=24, T=700, ds_init=(2, 8), seeds_init=30, n_pred=20_000),
                 "cpu": {}, "paper": dict(ks=(2, 3, 4, 8, 16), seeds=4000, ds_init=(2, 3, 4, 8, 16, 32, 64),
                                          seeds_init=10_000)}
 
@@ -673,6 +674,7 @@ class SignsConfig(Config):
         validate.int_in("seeds_init", self.seeds_init, 1, MAX_SEEDS)
         validate.in_range("sigma_init", self.sigma_init, 0.0, 0.01, lo_open=True)
         validate.int_in("T_init", self.T_init, 100, MAX_T)
+        validate.int_in("n_pred", self.n_pred, 1000, MAX_POINTS)
 
     def resources(self):
         a = self.seeds * max(self.ks) * self.d * 8 * 30
@@ -740,7 +742,7 @@ class InitFailureResult:
     fail_chi_ci: np.ndarray
     fail_gauss: np.ndarray
     fail_gauss_ci: np.ndarray
-    pred_chi: np.ndarray             # the exact sign rule's failure probability (Monte Carlo over 2·10⁵ draws)
+    pred_chi: np.ndarray             # the exact sign rule's failure probability (Monte Carlo over n_pred draws)
     pred_gauss: np.ndarray
     metrics: dict
 
@@ -795,7 +797,7 @@ def init_failure(cfg: SignsConfig, ctx: RunContext) -> InitFailureResult:
     for dd in cfg.ds_init:
         row = []
         for outer in ("chi", "gaussian"):
-            V, W = mdl.init_thm2(dd, 1.0, 200_000, generator=ctx.generator("init_pred", dd, outer), dtype=ctx.dtype,
+            V, W = mdl.init_thm2(dd, 1.0, cfg.n_pred, generator=ctx.generator("init_pred", dd, outer), dtype=ctx.dtype,
                                  device=ctx.device, outer=outer)
             row.append(1 - th.mixed_signs(th.sign_predictor(V, W, A[0, :dd])).double().mean().item())
         pred.append(row)

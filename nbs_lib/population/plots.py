@@ -286,13 +286,13 @@ def fig2_panel(ax, p, k, s, align=None):
     ax.plot(p["N"][0], sc * p["N"][1], "*", color="#2CA02C", ms=16, label="$\\sum_{v_i<0}|v_i|w_i$")
     if align is not None:
         ax.plot(np.sign(align), np.zeros_like(align), "o", mfc="none", mec="k", ms=12,
-                label="sign rule: predicted $\\pm a$")
+                label="sign rule: predicted side $\\pm a$")
     ax.axvline(1, color="k", lw=0.6, ls=":")
     ax.axvline(-1, color="k", lw=0.6, ls=":")
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     unit = "" if s == 1.0 else f" (units of {s:.0e})"
     ax.set(xlabel="coordinate along $a$ (dotted: $\\pm a$)", ylabel=f"along $u \\perp a${unit}",
-           title=f"k = {k}, $\\sigma$ = {s:.0e}: L = {p['loss']:.1e}, {p['steps']} steps")
+           title=f"k = {k}, $\\sigma$ = {s:.0e}: L = {max(p['loss'], 0.0):.1e}, {p['steps']} steps")
     ax.legend(fontsize=8, loc="upper left")
     plotting.data_note(ax, POP_NOTE)
 
@@ -368,7 +368,7 @@ def pairs(fig, axs, panel, r, sigma, mu):
             if i < panel["partner"][i]:
                 k_ = int(panel["partner"][i])
                 ax.plot([T_[-1, i, 0], T_[-1, k_, 0]], [T_[-1, i, 1], T_[-1, k_, 1]], "--", color=col, lw=0.8)
-    axs[0].set(xlabel="frame axis 1", ylabel="frame axis 2", title=f"(a) outer weights $v_i$ (r = {r}, k = {2 * r})")
+    axs[0].set(xlabel="frame axis 1", ylabel="frame axis 2", title=f"(a) outer weights $v_i$ (r = {r}, k = {2 * r}, $\\sigma$ = {sigma:.0e})")
     axs[1].set(xlabel="frame axis 1 (inside span $e_1..e_r$)", ylabel="frame axis 2",
                title=f"(b) inner weights $w_i$; L = {panel['loss']:.1e}")
     for ax in axs:
