@@ -464,7 +464,7 @@ def smoothness(fig, ax, res):
     ax.plot(res.ds, spec, "o-", color=c["measured"], label="max $\\|\\nabla^2 L\\|_2/\\|a\\|$ (measured)")
     ax.plot(res.ds, frob, "s-", color=c["nag"], label="max $\\|\\nabla^2 L\\|_F/\\|a\\|$ (measured)")
     ax.axhline(res.L, color=c["theory"], ls="--", label=f"proof's constant $L$ = {res.L:.1f}")
-    plotting.theory(ax, res.ds, frob[0] * np.sqrt(res.ds / res.ds[0]), color=c["grey"], label="$\\propto\\sqrt{d}$")
+    plotting.theory(ax, res.ds, frob[-1] * np.sqrt(res.ds / res.ds[-1]), color=c["grey"], label="$\\propto\\sqrt{d}$ (large-$d$ growth)")
     ax.set(xscale="log", yscale="log", xlabel="input dimension $d$", ylabel="Hessian norm / $\\|a\\|$",
            title="Lemma 9: Hessian norms in the box $c_1 = 1/4$, $c_2 = 2$")
     ax.set_xticks(res.ds, [str(x) for x in res.ds])
