@@ -181,13 +181,13 @@ def test_init_failure_sweep_merge_is_independent_of_order_and_chunking(ctx):
     # every seed draws from its own stream, so tasks in any order and any chunking merge into the same numbers
     cfg = ex.SignsConfig.for_profile("smoke", ds_init=(3,), seeds_init=4, T_init=100)
     one = ex.init_items(cfg, 4)                       # one task per (d, init): the unsplit run
-    ref = ex.merge_init(one, [ex.init_point(it, ctx) for it in one])
+    ref = ex.merge_parts(one, [ex.init_point(it, ctx) for it in one])
     for chunk in (1, 3):
         items = ex.init_items(cfg, chunk)
         order = np.random.default_rng(chunk).permutation(len(items))
         shuffled = [items[i] for i in order]
         parts = [ex.init_point(it, ctx) for it in shuffled]
-        merged = ex.merge_init(shuffled, parts)
+        merged = ex.merge_parts(shuffled, parts)
         assert set(merged) == set(ref)
         for key in ref:
             np.testing.assert_array_equal(merged[key], ref[key])
@@ -231,3 +231,13 @@ def test_lemma9_hessians_match_eq14_and_norms_behave(ctx):
 def test_certificate_zero_crossing_is_nan_without_a_sign_change():
     assert math.isnan(pop.zero_crossing(lambda x: 1 + x, 0.0, 1.0))
     assert abs(pop.zero_crossing(lambda x: x - 0.3, 0.0, 1.0) - 0.3) < 1e-12
+
+
+def test_success_sweep_merge_is_independent_of_chunking(ctx):
+    cfg = ex.SignsConfig.for_profile("smoke", d=10, ks=(2, 3), seeds=4, T=100)
+    whole = ex.merge_parts(ex.success_items(cfg, 4), [ex.success_point(it, ctx) for it in ex.success_items(cfg, 4)])
+    items = ex.success_items(cfg, 1)[::-1]
+    parts = ex.merge_parts(items, [ex.success_point(it, ctx) for it in items])
+    assert set(parts) == {(2,), (3,)}
+    for key in whole:
+        np.testing.assert_array_equal(parts[key], whole[key])

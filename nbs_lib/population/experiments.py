@@ -695,23 +695,42 @@ class SuccessResult:
     metrics: dict
 
 
-def success_rates(cfg: SignsConfig, ctx: RunContext) -> SuccessResult:
-    """Return the §4 success rates (final L < 1e-10) from Xavier × σ for each k, seeds batched.
+def success_items(cfg: SignsConfig, chunk: int = 500) -> list:
+    """Return the tasks of :func:`success_rates`: ``(cfg, k, lo, hi)`` for every k and chunk ``[lo, hi)`` of seeds."""
+    return [(cfg, k, lo, min(lo + chunk, cfg.seeds)) for k in cfg.ks for lo in range(0, cfg.seeds, chunk)]
 
-    For k = 2 it also counts the runs that got stuck although v⁽⁰⁾ had mixed signs (the paper's sentence
-    "stuck only when v₁⁽⁰⁾, v₂⁽⁰⁾ have the same sign" forbids them) and checks that every failure sits at L = 1/4.
-    """
+
+def success_point(item, ctx: RunContext) -> np.ndarray:
+    """Return ``(hi − lo, 3)``: final loss, exact-rule success prediction and the paper's same-sign prediction for
+    seeds ``lo ≤ j < hi`` of width k (seed j from ``ctx.generator("signs", k, j)`` alone)."""
+    cfg, k, lo, hi = item
     A = mdl.planted_target(cfg.d, dtype=ctx.dtype, device=ctx.device)
+    VW = [mdl.init_xavier(k, cfg.d, 1, cfg.sigma, 1, generator=ctx.generator("signs", k, j), dtype=ctx.dtype,
+                          device=ctx.device) for j in range(lo, hi)]
+    V0, W0 = torch.cat([x[0] for x in VW]), torch.cat([x[1] for x in VW])
+    tr = dyn.run_gd(V0, W0, A, mu=cfg.mu, steps=cfg.T, knobs="mu")
+    exact = th.mixed_signs(th.sign_predictor(V0, W0, A[0])).cpu().numpy()
+    paper = th.mixed_signs(V0[..., 0]).cpu().numpy()
+    return np.stack([tr.loss[-1], exact.astype(float), paper.astype(float)], 1)
+
+
+def success_rates(cfg: SignsConfig, ctx: RunContext) -> SuccessResult:
+    """Return the §4 success rates (final L < 1e-10) from Xavier × σ for each k.
+
+    The seeds run as tasks of ``sweep.map`` (:func:`success_items`, :func:`success_point`; each seed from its own
+    stream), so the paper's thousands of seeds can be split over a cluster. For k = 2 it also counts the runs that
+    got stuck although v⁽⁰⁾ had mixed signs (the paper's sentence "stuck only when v₁⁽⁰⁾, v₂⁽⁰⁾ have the same
+    sign" forbids them) and checks that every failure sits at L = 1/4.
+    """
+    from .. import sweep
+
+    items = success_items(cfg)
+    runs = merge_parts(items, sweep.map(success_point, items, ctx))
     succ, ci, exact, paper, fail_dev, zs = [], [], [], [], [], []
     m2 = {}
     for k in cfg.ks:
-        V0, W0 = mdl.init_xavier(k, cfg.d, 1, cfg.sigma, cfg.seeds, generator=ctx.generator("signs", k),
-                                 dtype=ctx.dtype, device=ctx.device)
-        tr = dyn.run_gd(V0, W0, A, mu=cfg.mu, steps=cfg.T, knobs="mu")
-        Lf = tr.loss[-1]
+        Lf, ex_, pa_ = runs[(k,)][:, 0], runs[(k,)][:, 1] > 0, runs[(k,)][:, 2] > 0
         ok = Lf < 1e-10
-        ex_ = th.mixed_signs(th.sign_predictor(V0, W0, A[0])).cpu().numpy()
-        pa_ = th.mixed_signs(V0[..., 0]).cpu().numpy()
         succ.append(ok.mean())
         ci.append(_wilson(int(ok.sum()), ok.size))
         exact.append((ex_ == ok).mean())
@@ -772,11 +791,12 @@ def init_point(item, ctx: RunContext) -> np.ndarray:
     return ~(tr.loss[-1] < 1e-10)
 
 
-def merge_init(items, parts) -> dict:
-    """Return ``{(d, outer): failures (seeds,)}`` from the tasks and their results, in seed order (any task order)."""
+def merge_parts(items, parts) -> dict:
+    """Return ``{key: results stacked in seed order}`` from tasks ``(cfg, *key, lo, hi)`` and their results
+    (arrays with one row per seed), whatever the order or chunking of the tasks."""
     out = {}
-    for (cfg, dd, outer, lo, hi), fail in sorted(zip(items, parts), key=lambda x: (x[0][1], x[0][2], x[0][3])):
-        out.setdefault((dd, outer), []).append(np.asarray(fail, dtype=bool))
+    for item, part in sorted(zip(items, parts), key=lambda x: (str(x[0][1:-2]), x[0][-2])):
+        out.setdefault(tuple(item[1:-2]), []).append(np.asarray(part))
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
@@ -788,7 +808,7 @@ def init_failure(cfg: SignsConfig, ctx: RunContext) -> InitFailureResult:
 
     S = cfg.seeds_init
     items = init_items(cfg)
-    fails = merge_init(items, sweep.map(init_point, items, ctx))
+    fails = merge_parts(items, sweep.map(init_point, items, ctx))
     fail = np.array([[fails[(dd, o)] for o in ("chi", "gaussian")] for dd in cfg.ds_init])     # (n_d, 2, S)
     rate = fail.mean(-1)
     ci = np.array([[_wilson(int(fail[j, i].sum()), S) for i in range(2)] for j in range(len(cfg.ds_init))])
