@@ -196,8 +196,9 @@ def fig1(fig, axs, res, sigma_a, eps_b):
 def landscape_path(fig, axs, res, sl, sigma, mu):
     """Draw panel (a)'s run on the landscape: its a-coordinates (α₁, α₂) over the slice loss (Fig. 1(c)), and the
     measured loss (solid) against the slice loss at the run's a-coordinates (dashed, exact once w_i ∥ a)."""
-    cs = axs[0].contourf(sl.alpha[::4], sl.alpha[::4], sl.loss[::4, ::4].T, levels=20, cmap="viridis")
-    fig.colorbar(cs, ax=axs[0], label="slice loss $L$")
+    lo, hi = float(sl.alpha[0]), float(sl.alpha[-1])
+    im = axs[0].imshow(sl.loss[::2, ::2].T, origin="lower", extent=(lo, hi, lo, hi), cmap="viridis", aspect="auto")
+    fig.colorbar(im, ax=axs[0], label="slice loss $L$")
     p = res.path_a
     axs[0].plot(p[:, 0, 0], p[:, 1, 0], "-", color="w", lw=1.5, label="GD: $(a^\\top w_1, a^\\top w_2)$")
     axs[0].plot([1], [-1], "*", color="r", ms=14, label="global minimum $(1, -1)$")
