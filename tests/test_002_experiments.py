@@ -175,3 +175,69 @@ def test_experiments_create_every_tensor_on_the_context_device():
         ex.sample_complexity(sc, ctx), ex.deviations(sc, ctx), ex.multi_output(sc, ctx)
     finally:
         torch.set_default_device("cpu")
+
+
+def test_init_failure_sweep_merge_is_independent_of_order_and_chunking(ctx):
+    # every seed draws from its own stream, so tasks in any order and any chunking merge into the same numbers
+    cfg = ex.SignsConfig.for_profile("smoke", ds_init=(3,), seeds_init=4, T_init=100)
+    one = ex.init_items(cfg, 4)                       # one task per (d, init): the unsplit run
+    ref = ex.merge_parts(one, [ex.init_point(it, ctx) for it in one])
+    for chunk in (1, 3):
+        items = ex.init_items(cfg, chunk)
+        order = np.random.default_rng(chunk).permutation(len(items))
+        shuffled = [items[i] for i in order]
+        parts = [ex.init_point(it, ctx) for it in shuffled]
+        merged = ex.merge_parts(shuffled, parts)
+        assert set(merged) == set(ref)
+        for key in ref:
+            np.testing.assert_array_equal(merged[key], ref[key])
+    # and one task is the same run as the batch it sits in: seed 3 alone gives its entry of the full chunk
+    full = ex.init_point((cfg, 3, "gaussian", 0, 4), ctx)
+    assert ex.init_point((cfg, 3, "gaussian", 2, 3), ctx)[0] == full[2]
+
+
+def test_init_point_draws_seed_from_its_own_stream(ctx):
+    # the χ-init of seed j equals a direct draw from ctx.generator("init", d, "chi", j): no shared state
+    cfg = ex.SignsConfig.for_profile("smoke", ds_init=(3,), seeds_init=2, T_init=100)
+    V, W = pop.init_thm2(3, cfg.sigma_init, 1, generator=ctx.generator("init", 3, "chi", 1), dtype=ctx.dtype)
+    A = pop.planted_target(3)
+    tr = pop.run_gd(V, W, A, mu=cfg.mu, steps=cfg.T_init)
+    assert ex.init_point((cfg, 3, "chi", 1, 2), ctx)[0] == (not tr.loss[-1, 0] < 1e-10)
+
+
+def test_lemma9_hessians_match_eq14_and_norms_behave(ctx):
+    cfg = ex.CertConfig.for_profile("smoke", n_smooth=12, ds_smooth=(3, 12))
+    r = ex.smoothness(cfg, ctx)
+    # the spectral norm of the same configuration does not depend on the embedding dimension
+    np.testing.assert_allclose(r.spec[0], r.spec[1], rtol=1e-6)
+    # the Frobenius norm grows: the (v²/2)·I_d diagonal blocks add (d − 3)·Σ_ℓ (v_ℓ²/2)² at least
+    assert np.all(r.frob[1] > r.frob[0])
+    # the proof's constant, recomputed from App. B.3's three terms with c₁ = 1/4, c₂ = 2
+    c1, c2 = 0.25, 2.0
+    terms = (2 + 2 / math.pi) * c2 ** 2 + 2 * (1 + (4 + 3 / math.pi) * c2 ** 2) + (2 + 2 / math.pi
+                                                                                  + 4 * c2 / (math.pi * c1)) * c2 ** 2
+    assert abs(r.L - terms) < 1e-9
+    # one point against the analytic Hessian of eq. (14) (independent of the finite differences)
+    g = torch.Generator().manual_seed(5)
+    W = torch.randn(2, 6, generator=g, dtype=f64)
+    v = torch.tensor([0.7, -1.3], dtype=f64)
+    a = torch.zeros(6, dtype=f64)
+    a[0] = 1
+    He = pop.hessian_eq14(v, W, a)
+    Hf = ex._fd_hessian_batch(v[None, :, None], W[None], a[None])[1][0]      # what smoothness() uses
+    assert torch.linalg.matrix_norm(He - Hf, ord=2) < 1e-5 * torch.linalg.matrix_norm(Hf, ord=2)
+
+
+def test_certificate_zero_crossing_is_nan_without_a_sign_change():
+    assert math.isnan(pop.zero_crossing(lambda x: 1 + x, 0.0, 1.0))
+    assert abs(pop.zero_crossing(lambda x: x - 0.3, 0.0, 1.0) - 0.3) < 1e-12
+
+
+def test_success_sweep_merge_is_independent_of_chunking(ctx):
+    cfg = ex.SignsConfig.for_profile("smoke", d=10, ks=(2, 3), seeds=4, T=100)
+    whole = ex.merge_parts(ex.success_items(cfg, 4), [ex.success_point(it, ctx) for it in ex.success_items(cfg, 4)])
+    items = ex.success_items(cfg, 1)[::-1]
+    parts = ex.merge_parts(items, [ex.success_point(it, ctx) for it in items])
+    assert set(parts) == {(2,), (3,)}
+    for key in whole:
+        np.testing.assert_array_equal(parts[key], whole[key])

@@ -371,6 +371,24 @@ def metrics_for(cid: str, *sources: dict) -> dict:
     return {k: v for k, v in merged.items() if k in declared or (k.endswith("_ci") and k[:-3] in declared)}
 
 
+def setup(profile: str, device: str, seed: int) -> RunContext:
+    """Return the notebook's run context (:func:`nbs_lib.run_context`) with the book's plot style applied: the
+    setup that every notebook of this chapter shares."""
+    from .. import plotting
+    from ..context import run_context
+
+    plotting.use_style()
+    return run_context(profile, device, seed)
+
+
+def check(cids, ctx: RunContext, *sources: dict, data: str | None = "none (closed-form population loss)") -> None:
+    """Grade each claim of ``cids`` in the registry with the metrics it declares, picked from ``sources``."""
+    from .. import registry
+
+    for cid in (cids,) if isinstance(cids, str) else cids:
+        registry.check(cid, profile=ctx.profile, data=data, **metrics_for(cid, *sources))
+
+
 # ============================================================================ notebook 01: landscape
 @dataclass(frozen=True)
 class LandscapeConfig(Config):
@@ -424,6 +442,8 @@ class Fig1Result:
     loss_a: float
     loss_b: float
     metrics: dict
+    loss_path: np.ndarray = None     # panel (a): population loss at every step
+    slice_path: np.ndarray = None    # panel (a): the Fig. 1(c) slice loss at the run's a-coordinates (α₁, α₂)
 
 
 def fig1(cfg: LandscapeConfig, ctx: RunContext) -> Fig1Result:
@@ -447,7 +467,9 @@ def fig1(cfg: LandscapeConfig, ctx: RunContext) -> Fig1Result:
                    dev_written=max(abs(float(xb[0]) - 1), abs(float(xb[1]) - 2)),
                    dev_corrected=max(abs(float(xb[0]) - 2), abs(float(xb[1]) - 1)),
                    loss_dev=abs(float(rb.loss[-1, 0]) - 0.25))
-    return Fig1Result(proj(ra.W), proj(rb.W), metrics["loss_a"], metrics["loss_b"], metrics)
+    pa = proj(ra.W)
+    return Fig1Result(pa, proj(rb.W), metrics["loss_a"], metrics["loss_b"], metrics, ra.loss[:, 0],
+                      th.slice_loss(pa[:, 0, 0], pa[:, 1, 0]))
 
 
 @dataclass
@@ -630,9 +652,10 @@ class SignsConfig(Config):
     seeds_init: int = 300            # seeds per d and init (integer in [1, 100000])
     sigma_init: float = 1e-3         # init scale of that sweep (number in (0, 0.01])
     T_init: int = 400                # its GD steps (integer in [100, 200000])
-    PROFILES = {"smoke": dict(d=30, ks=(2, 4), seeds=24, T=700, ds_init=(2, 8), seeds_init=30),
+    n_pred: int = 200_000            # initialisations drawn for the sign rule's failure probability (in [1000, 2000000])
+    PROFILES = {"smoke": dict(d=30, ks=(2, 4), seeds=24, T=700, ds_init=(2, 8), seeds_init=30, n_pred=20_000),
                 "cpu": {}, "paper": dict(ks=(2, 3, 4, 8, 16), seeds=4000, ds_init=(2, 3, 4, 8, 16, 32, 64),
-                                         seeds_init=4000)}
+                                         seeds_init=10_000)}
 
     def validate(self):
         validate.int_in("d", self.d, 2, MAX_D)
@@ -651,6 +674,7 @@ class SignsConfig(Config):
         validate.int_in("seeds_init", self.seeds_init, 1, MAX_SEEDS)
         validate.in_range("sigma_init", self.sigma_init, 0.0, 0.01, lo_open=True)
         validate.int_in("T_init", self.T_init, 100, MAX_T)
+        validate.int_in("n_pred", self.n_pred, 1000, MAX_POINTS)
 
     def resources(self):
         a = self.seeds * max(self.ks) * self.d * 8 * 30
@@ -671,23 +695,42 @@ class SuccessResult:
     metrics: dict
 
 
-def success_rates(cfg: SignsConfig, ctx: RunContext) -> SuccessResult:
-    """Return the §4 success rates (final L < 1e-10) from Xavier × σ for each k, seeds batched.
+def success_items(cfg: SignsConfig, chunk: int = 500) -> list:
+    """Return the tasks of :func:`success_rates`: ``(cfg, k, lo, hi)`` for every k and chunk ``[lo, hi)`` of seeds."""
+    return [(cfg, k, lo, min(lo + chunk, cfg.seeds)) for k in cfg.ks for lo in range(0, cfg.seeds, chunk)]
 
-    For k = 2 it also counts the runs that got stuck although v⁽⁰⁾ had mixed signs (the paper's sentence
-    "stuck only when v₁⁽⁰⁾, v₂⁽⁰⁾ have the same sign" forbids them) and checks that every failure sits at L = 1/4.
-    """
+
+def success_point(item, ctx: RunContext) -> np.ndarray:
+    """Return ``(hi − lo, 3)``: final loss, exact-rule success prediction and the paper's same-sign prediction for
+    seeds ``lo ≤ j < hi`` of width k (seed j from ``ctx.generator("signs", k, j)`` alone)."""
+    cfg, k, lo, hi = item
     A = mdl.planted_target(cfg.d, dtype=ctx.dtype, device=ctx.device)
+    VW = [mdl.init_xavier(k, cfg.d, 1, cfg.sigma, 1, generator=ctx.generator("signs", k, j), dtype=ctx.dtype,
+                          device=ctx.device) for j in range(lo, hi)]
+    V0, W0 = torch.cat([x[0] for x in VW]), torch.cat([x[1] for x in VW])
+    tr = dyn.run_gd(V0, W0, A, mu=cfg.mu, steps=cfg.T, knobs="mu")
+    exact = th.mixed_signs(th.sign_predictor(V0, W0, A[0])).cpu().numpy()
+    paper = th.mixed_signs(V0[..., 0]).cpu().numpy()
+    return np.stack([tr.loss[-1], exact.astype(float), paper.astype(float)], 1)
+
+
+def success_rates(cfg: SignsConfig, ctx: RunContext) -> SuccessResult:
+    """Return the §4 success rates (final L < 1e-10) from Xavier × σ for each k.
+
+    The seeds run as tasks of ``sweep.map`` (:func:`success_items`, :func:`success_point`; each seed from its own
+    stream), so the paper's thousands of seeds can be split over a cluster. For k = 2 it also counts the runs that
+    got stuck although v⁽⁰⁾ had mixed signs (the paper's sentence "stuck only when v₁⁽⁰⁾, v₂⁽⁰⁾ have the same
+    sign" forbids them) and checks that every failure sits at L = 1/4.
+    """
+    from .. import sweep
+
+    items = success_items(cfg)
+    runs = merge_parts(items, sweep.map(success_point, items, ctx))
     succ, ci, exact, paper, fail_dev, zs = [], [], [], [], [], []
     m2 = {}
     for k in cfg.ks:
-        V0, W0 = mdl.init_xavier(k, cfg.d, 1, cfg.sigma, cfg.seeds, generator=ctx.generator("signs", k),
-                                 dtype=ctx.dtype, device=ctx.device)
-        tr = dyn.run_gd(V0, W0, A, mu=cfg.mu, steps=cfg.T, knobs="mu")
-        Lf = tr.loss[-1]
+        Lf, ex_, pa_ = runs[(k,)][:, 0], runs[(k,)][:, 1] > 0, runs[(k,)][:, 2] > 0
         ok = Lf < 1e-10
-        ex_ = th.mixed_signs(th.sign_predictor(V0, W0, A[0])).cpu().numpy()
-        pa_ = th.mixed_signs(V0[..., 0]).cpu().numpy()
         succ.append(ok.mean())
         ci.append(_wilson(int(ok.sum()), ok.size))
         exact.append((ex_ == ok).mean())
@@ -718,33 +761,63 @@ class InitFailureResult:
     fail_chi_ci: np.ndarray
     fail_gauss: np.ndarray
     fail_gauss_ci: np.ndarray
-    pred_chi: np.ndarray             # the exact sign rule's failure probability (Monte Carlo over 2·10⁵ draws)
+    pred_chi: np.ndarray             # the exact sign rule's failure probability (Monte Carlo over n_pred draws)
     pred_gauss: np.ndarray
     metrics: dict
 
 
+#: seeds per task of the Theorem 2 failure-rate sweep (a task is one (d, init, chunk of seeds))
+INIT_CHUNK = 500
+
+
+def init_items(cfg: SignsConfig, chunk: int = INIT_CHUNK) -> list:
+    """Return the tasks of :func:`init_failure`: ``(cfg, d, outer, lo, hi)`` for every d, both inits and every
+    chunk ``[lo, hi)`` of ``chunk`` seeds (the items of ``sweep.map``; any chunk size gives the same numbers)."""
+    S = cfg.seeds_init
+    return [(cfg, dd, outer, lo, min(lo + chunk, S)) for dd in cfg.ds_init for outer in ("chi", "gaussian")
+            for lo in range(0, S, chunk)]
+
+
+def init_point(item, ctx: RunContext) -> np.ndarray:
+    """Return, for one task ``(cfg, d, outer, lo, hi)``, whether population GD from each seed ``lo ≤ j < hi`` fails
+    (final L not below 1e-10). Seed j is drawn from ``ctx.generator("init", d, outer, j)`` alone, so the result
+    does not depend on how the seeds are chunked, ordered or distributed."""
+    cfg, dd, outer, lo, hi = item
+    A = mdl.planted_target(dd, dtype=ctx.dtype, device=ctx.device)
+    VW = [mdl.init_thm2(dd, cfg.sigma_init, 1, generator=ctx.generator("init", dd, outer, j), dtype=ctx.dtype,
+                        device=ctx.device, outer=outer) for j in range(lo, hi)]
+    V, W = torch.cat([x[0] for x in VW]), torch.cat([x[1] for x in VW])
+    tr = dyn.run_gd(V, W, A, mu=cfg.mu, steps=cfg.T_init, knobs="mu")
+    return ~(tr.loss[-1] < 1e-10)
+
+
+def merge_parts(items, parts) -> dict:
+    """Return ``{key: results stacked in seed order}`` from tasks ``(cfg, *key, lo, hi)`` and their results
+    (arrays with one row per seed), whatever the order or chunking of the tasks."""
+    out = {}
+    for item, part in sorted(zip(items, parts), key=lambda x: (str(x[0][1:-2]), x[0][-2])):
+        out.setdefault(tuple(item[1:-2]), []).append(np.asarray(part))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
 def init_failure(cfg: SignsConfig, ctx: RunContext) -> InitFailureResult:
-    """Return the failure rate (final ‖h‖-loss not below 1e-10) from the χ-init of Theorem 2 and from
-    v_i ~ N(0, σ²/2) (§3's alternative), for each d, all in one zero-padded batch (padding is exact: zero
-    coordinates of w stay zero since a = e₁)."""
-    dmax, S = max(cfg.ds_init), cfg.seeds_init
-    A = mdl.planted_target(dmax, dtype=ctx.dtype, device=ctx.device)
-    Vs, Ws, tags = [], [], []
-    for j, dd in enumerate(cfg.ds_init):
-        for outer in ("chi", "gaussian"):
-            V, W = mdl.init_thm2(dd, cfg.sigma_init, S, generator=ctx.generator("init", dd, outer), dtype=ctx.dtype,
-                                 device=ctx.device, outer=outer)
-            Ws.append(torch.nn.functional.pad(W, (0, dmax - dd)))
-            Vs.append(V)
-    tr = dyn.run_gd(torch.cat(Vs), torch.cat(Ws), A, mu=cfg.mu, steps=cfg.T_init, knobs="mu")
-    fail = (~(tr.loss[-1] < 1e-10)).reshape(len(cfg.ds_init), 2, S)
+    """Return the failure rate (final loss not below 1e-10) from the χ-init of Theorem 2 and from
+    v_i ~ N(0, σ²/2) (§3's alternative), for each d. The seeds run as tasks of ``sweep.map`` (:func:`init_items`,
+    :func:`init_point`), so the paper's 10⁴ seeds can be split over a cluster and merged into the same numbers."""
+    from .. import sweep
+
+    S = cfg.seeds_init
+    items = init_items(cfg)
+    fails = merge_parts(items, sweep.map(init_point, items, ctx))
+    fail = np.array([[fails[(dd, o)] for o in ("chi", "gaussian")] for dd in cfg.ds_init])     # (n_d, 2, S)
     rate = fail.mean(-1)
     ci = np.array([[_wilson(int(fail[j, i].sum()), S) for i in range(2)] for j in range(len(cfg.ds_init))])
+    A = mdl.planted_target(max(cfg.ds_init), dtype=ctx.dtype, device=ctx.device)
     pred = []
     for dd in cfg.ds_init:
         row = []
         for outer in ("chi", "gaussian"):
-            V, W = mdl.init_thm2(dd, 1.0, 200_000, generator=ctx.generator("init_pred", dd, outer), dtype=ctx.dtype,
+            V, W = mdl.init_thm2(dd, 1.0, cfg.n_pred, generator=ctx.generator("init_pred", dd, outer), dtype=ctx.dtype,
                                  device=ctx.device, outer=outer)
             row.append(1 - th.mixed_signs(th.sign_predictor(V, W, A[0, :dd])).double().mean().item())
         pred.append(row)
@@ -796,39 +869,45 @@ class Fig2Result:
     metrics: dict
 
 
+def fig2_panel(cfg: Fig2Config, ctx: RunContext, k: int, s: float, T: int) -> tuple[dict, dict]:
+    """Return one Fig. 2 panel (seed 0's paths in the (a, u) plane, final signs, group sums, the exact sign rule's
+    predicted signs) and its metrics over ``cfg.seeds`` seeds: L, gs (group-sum error), n_active, n_aligned,
+    weight_off. A neuron is *active* when |v_i|‖w_i‖ > 1e-3‖a‖, *aligned* when ∠(w_i, ±a) ≤ ``align_deg``."""
+    A = mdl.planted_target(cfg.d, dtype=ctx.dtype, device=ctx.device)
+    a = A[0]
+    u = th.random_frame(cfg.d, 1, exclude=A, generator=ctx.generator("fig2", "frame"), dtype=ctx.dtype,
+                        device=ctx.device)[0]
+    V0, W0 = mdl.init_xavier(k, cfg.d, 1, s, cfg.seeds, generator=ctx.generator("fig2", k, s), dtype=ctx.dtype,
+                             device=ctx.device)
+    tr = dyn.run_gd(V0, W0, A, mu=cfg.mu, steps=T, keep=True, every=max(T // 400, 1), knobs="mu")
+    _check_runs(tr, f"Fig. 2 (k = {k}, σ = {s:g})")
+    V, W = tr.final
+    P, N = th.group_sums(V, W)
+    err = torch.maximum((P - a).norm(dim=-1), (N + a).norm(dim=-1)).cpu().numpy()
+    ang = torch.minimum(mdl.angle(W, a), mdl.angle(W, -a))                       # (B, k)
+    wsum = V[..., 0].abs() * W.norm(dim=-1)
+    active = wsum > 1e-3
+    aligned = (ang <= math.radians(cfg.align_deg)) & active
+    pr = lambda X: torch.stack([X @ a, X @ u], -1)
+    panel = dict(path=pr(tr.W[:, 0]).cpu().numpy(), sign=np.sign(V[0, :, 0].cpu().numpy()),
+                 P=pr(P[0]).cpu().numpy(), N=pr(N[0]).cpu().numpy(), loss=float(tr.loss[-1, 0]), steps=T,
+                 predicted_sign=th.sign_predictor(V0[:1], W0[:1], a)[0].cpu().numpy())
+    mk = dict(L=float(np.max(tr.loss[-1])), gs=float(err.max()), n_active=int(active.sum()),
+              n_aligned=int(aligned.sum()), weight_off=float((wsum * (~aligned)).sum() / wsum.sum()))
+    return panel, mk
+
+
 def fig2(cfg: Fig2Config, ctx: RunContext) -> Fig2Result:
     """Return Fig. 2's runs and the claims' metrics: group-sum errors, alignment of the neurons that carry weight.
 
     A neuron is *active* when |v_i|‖w_i‖ > 1e-3‖a‖ and *aligned* when ∠(w_i, ±a) ≤ ``align_deg``.
     """
-    A = mdl.planted_target(cfg.d, dtype=ctx.dtype, device=ctx.device)
-    a = A[0]
-    u = th.random_frame(cfg.d, 1, exclude=A, generator=ctx.generator("fig2", "frame"), dtype=ctx.dtype,
-                        device=ctx.device)[0]
     panels, m = {}, {}
-    tol = math.radians(cfg.align_deg)
     for k, s, T in ((4, 1.0, cfg.T_k4), (8, 1.0, cfg.T_k8), (4, cfg.sigma_small, cfg.T_small),
                     (8, cfg.sigma_small, cfg.T_small)):
-        V0, W0 = mdl.init_xavier(k, cfg.d, 1, s, cfg.seeds, generator=ctx.generator("fig2", k, s), dtype=ctx.dtype,
-                                 device=ctx.device)
-        tr = dyn.run_gd(V0, W0, A, mu=cfg.mu, steps=T, keep=True, every=max(T // 400, 1), knobs="mu")
-        _check_runs(tr, f"Fig. 2 (k = {k}, σ = {s:g})")
-        V, W = tr.final
-        P, N = th.group_sums(V, W)
-        err = torch.maximum((P - a).norm(dim=-1), (N + a).norm(dim=-1)).cpu().numpy()
-        ang = torch.minimum(mdl.angle(W, a), mdl.angle(W, -a))                       # (B, k)
-        active = (V[..., 0].abs() * W.norm(dim=-1)) > 1e-3
-        aligned = (ang <= tol) & active
-        pr = lambda X: torch.stack([X @ a, X @ u], -1)
-        panels[(k, s)] = dict(path=pr(tr.W[:, 0]).cpu().numpy(), sign=np.sign(V[0, :, 0].cpu().numpy()),
-                              P=pr(P[0]).cpu().numpy(), N=pr(N[0]).cpu().numpy(), loss=float(tr.loss[-1, 0]), steps=T)
+        panels[(k, s)], mk = fig2_panel(cfg, ctx, k, s, T)
         tag = f"k{k}" + ("" if s == 1.0 else "_small")
-        m[f"L_{tag}"] = float(np.max(tr.loss[-1]))
-        m[f"gs_{tag}"] = float(err.max())
-        m[f"n_active_{tag}"] = int(active.sum())
-        m[f"n_aligned_{tag}"] = int(aligned.sum())
-        wsum = (V[..., 0].abs() * W.norm(dim=-1))
-        m[f"weight_off_{tag}"] = float((wsum * (~aligned)).sum() / wsum.sum())
+        m.update({f"{name}_{tag}": v for name, v in mk.items()})
     metrics = dict(gs_err_k4=m["gs_k4"], gs_err_k8=m["gs_k8"], max_loss_sigma1=max(m["L_k4"], m["L_k8"]),
                    n_active_sigma1=m["n_active_k4"] + m["n_active_k8"],
                    n_aligned_active_sigma1=m["n_aligned_k4"] + m["n_aligned_k8"],
@@ -879,8 +958,13 @@ class CertConfig(Config):
     d_traj: int = 100                # dimension of the GD trajectories (integer in [2, 20000])
     traj_seeds: int = 16             # GD trajectories (integer in [1, 100000])
     T_traj: int = 320                # their steps (integer in [50, 200000])
-    PROFILES = {"smoke": dict(n_direct=4, n_rand=2000, d_traj=20, traj_seeds=2, T_traj=300), "cpu": {},
-                "paper": dict(n_direct=32, n_rand=200000, traj_seeds=64)}
+    n_smooth: int = 200              # random points of the Lemma 9 box per d (integer in [10, 100000])
+    ds_smooth: tuple = (4, 16, 36)   # dimensions of the Lemma 9 check (integers in [3, 400])
+    c1: float = 0.25                 # Lemma 9's lower constant c₁ (number in (0, c₂))
+    c2: float = 2.0                  # Lemma 9's upper constant c₂ (number in (0, 10])
+    PROFILES = {"smoke": dict(n_direct=4, n_rand=2000, d_traj=20, traj_seeds=2, T_traj=300, n_smooth=30,
+                              ds_smooth=(3, 12)), "cpu": {},
+                "paper": dict(n_direct=32, n_rand=200000, traj_seeds=64, n_smooth=1000, ds_smooth=(4, 16, 64, 160))}
 
     def validate(self):
         validate.in_range("alpha", self.alpha, 0.0, 1.0, lo_open=True, hi_open=True)
@@ -891,10 +975,20 @@ class CertConfig(Config):
         validate.int_in("d_traj", self.d_traj, 2, MAX_D)
         validate.int_in("traj_seeds", self.traj_seeds, 1, MAX_SEEDS)
         validate.int_in("T_traj", self.T_traj, 50, MAX_T)
+        validate.int_in("n_smooth", self.n_smooth, 10, 100_000)
+        if not isinstance(self.ds_smooth, (list, tuple)) or not 2 <= len(self.ds_smooth) <= 8:
+            raise ValueError(f"ds_smooth must list 2 to 8 integers in [3, 400], got {self.ds_smooth!r}")
+        for x in self.ds_smooth:
+            validate.int_in("ds_smooth", x, 3, 400)
+        validate.in_range("c2", self.c2, 0.0, 10.0, lo_open=True)
+        validate.in_range("c1", self.c1, 0.0, self.c2, lo_open=True, hi_open=True)
 
     def resources(self):
+        P = 2 + 2 * max(self.ds_smooth)
+        chunk = min(self.n_smooth, max(1, 2_000_000 // (2 * P * P)))
         return Resources(host_bytes=self.n_rand * (2 * self.d_rand + 4) * 8 * 20
-                         + (self.T_traj + 1) * self.traj_seeds * (2 + 2 * self.d_traj) * 8 * 6)
+                         + (self.T_traj + 1) * self.traj_seeds * (2 + 2 * self.d_traj) * 8 * 6
+                         + chunk * 2 * P * P * 8 * 6)
 
 
 @dataclass
@@ -921,6 +1015,8 @@ def certificates(cfg: CertConfig, ctx: RunContext) -> CertResult:
     D5 = np.array([th.certificate_direct(x, "lb", cfg.alpha_t, device=ctx.device) for x in td])
     z4 = th.zero_crossing(lambda x: th.pl_certificate(x, cfg.alpha), 0.5, 2.0)
     z5 = th.zero_crossing(lambda x: th.lb_certificate(x, cfg.alpha_t), 0.5, 2.0)
+    z4 = th.zero_crossing(lambda x: th.pl_certificate(x, cfg.alpha), 2.0, 3.1) if math.isnan(z4) else z4
+    z5 = th.zero_crossing(lambda x: th.lb_certificate(x, cfg.alpha_t), 2.0, 3.1) if math.isnan(z5) else z5
     half = t >= math.pi / 2
     metrics = dict(min_half4=float(F4[half].min()), at_pi4=float(abs(th.pl_certificate(math.pi, cfg.alpha))),
                    direct_dev4=float(np.abs(D4 - th.pl_certificate(td, cfg.alpha)).max()), zero4=z4,
@@ -973,6 +1069,56 @@ def inequalities(cfg: CertConfig, ctx: RunContext) -> InequalityResult:
     metrics = dict(pl_min=min(mn(pl_r), mn(pl_t)), lb_min=min(mn(lb_r), mn(lb_t)), l12_max=float(l12.max()),
                    n_random=int(obt.sum()), n_traj=int(pl_t.size))
     return InequalityResult(pl_r, pl_t, lb_r, lb_t, l12, metrics)
+
+
+def lemma9_constant(c1: float, c2: float) -> float:
+    """Return Lemma 9's constant from its proof (App. B.3): L = 2 + (12 + 10/π + 4c₂/(πc₁)) c₂²."""
+    return 2 + (12 + 10 / math.pi + 4 * c2 / (math.pi * c1)) * c2 ** 2
+
+
+@dataclass
+class SmoothnessResult:
+    """Lemma 9: spectral and Frobenius norms of the population Hessian over random points of the box, per d."""
+
+    ds: np.ndarray
+    spec: np.ndarray                 # (n_d, n_points) ‖∇²L‖₂ / ‖a‖
+    frob: np.ndarray                 # (n_d, n_points) ‖∇²L‖_F / ‖a‖
+    L: float                         # the proof's constant
+    metrics: dict
+
+
+def smoothness(cfg: CertConfig, ctx: RunContext) -> SmoothnessResult:
+    """Return ‖∇²L‖₂ and ‖∇²L‖_F (central differences of the analytic gradient, in units of ‖a‖ = 1) at random
+    points of Lemma 9's box c₁ ≤ v₁, v₂, ‖w₁‖, ‖w₂‖ ≤ c₂ (a = e₁, V = [v₁, −v₂]).
+
+    The same configurations are used at every d: w₁, w₂ are drawn in span(e₁, e₂, e₃) (random angles, norms
+    weighted towards the box's edges) and embedded in ℝ^d, so any change with d comes from the dimension alone.
+    """
+    g = ctx.generator("lemma9", "points")
+    n = cfg.n_smooth
+    u = lambda *sh: torch.rand(*sh, generator=g, dtype=ctx.dtype, device=ctx.device)
+    edge = lambda x: torch.where(u(*x.shape) < 0.5, x ** 0.25, 1 - x ** 0.25)         # towards c₁ and c₂
+    v = cfg.c1 + (cfg.c2 - cfg.c1) * edge(u(n, 2))
+    nw = cfg.c1 + (cfg.c2 - cfg.c1) * edge(u(n, 2))
+    dirs = torch.randn(n, 2, 3, generator=g, dtype=ctx.dtype, device=ctx.device)
+    W3 = nw[..., None] * dirs / dirs.norm(dim=-1, keepdim=True)
+    V = torch.stack([v[:, 0], -v[:, 1]], -1).unsqueeze(-1)
+    spec, frob = [], []
+    for d in cfg.ds_smooth:
+        A = mdl.planted_target(d, dtype=ctx.dtype, device=ctx.device)
+        W = torch.nn.functional.pad(W3, (0, d - 3))
+        P = 2 + 2 * d
+        step = max(1, 2_000_000 // (2 * P * P))
+        Hs = torch.cat([_fd_hessian_batch(V[i:i + step], W[i:i + step], A)[1] for i in range(0, n, step)])
+        spec.append(torch.linalg.eigvalsh(Hs).abs().amax(-1).cpu().numpy())
+        frob.append(torch.linalg.matrix_norm(Hs, ord="fro").cpu().numpy())
+    spec, frob = np.array(spec), np.array(frob)
+    Lc = lemma9_constant(cfg.c1, cfg.c2)
+    d0, d1 = cfg.ds_smooth[0], cfg.ds_smooth[-1]
+    metrics = dict(spec_over_L=float(spec.max() / Lc), spec_d_ratio=float(spec[-1].max() / spec[0].max()),
+                   frob_d_ratio=float(frob[-1].max() / frob[0].max()), sqrt_d_ratio=math.sqrt(d1 / d0),
+                   spec_max=float(spec.max()), n_points=n, n_d=len(cfg.ds_smooth))
+    return SmoothnessResult(np.array(cfg.ds_smooth), spec, frob, Lc, metrics)
 
 
 # ============================================================================ notebook 05: multi-output pairing
@@ -1039,17 +1185,24 @@ class PairingResult:
     metrics: dict
 
 
+def pairing_panel(cfg: PairingConfig, ctx: RunContext, r: int, sigma: float):
+    """Return one Figs. 6–8 panel (seed 0's trajectories of both layers in random 2-frames, its pairing, final
+    loss) for ``r`` outputs from Xavier × ``sigma``, with the trajectory, pairings and ‖VᵀW − 2A‖ of every seed."""
+    A, tr = _train_pairs(cfg, ctx, r, sigma, cfg.mu, cfg.T, cfg.seeds, "small")
+    ps, vtw = _pair_stats(A, tr)
+    g = ctx.generator("pairing", "frame", r)
+    FW = th.random_frame(cfg.d, 2, within=A, generator=g, dtype=ctx.dtype, device=ctx.device)
+    FV = th.random_frame(r, 2, generator=g, dtype=ctx.dtype, device=ctx.device)
+    panel = dict(V=(tr.V[:, 0] @ FV.T).cpu().numpy(), W=(tr.W[:, 0] @ FW.T).cpu().numpy(),
+                 partner=ps[0].partner, loss=float(tr.loss[-1, 0]))
+    return panel, tr, ps, vtw
+
+
 def pairing(cfg: PairingConfig, ctx: RunContext) -> PairingResult:
     """Return Figs. 6–8's runs, the pairing statistics, the error at μ/2 and the σ = 1 contrast."""
     panels, err, losses, vtws, invs = {}, {}, [], [], []
     for r in cfg.rs:
-        A, tr = _train_pairs(cfg, ctx, r, cfg.sigma, cfg.mu, cfg.T, cfg.seeds, "small")
-        ps, vtw = _pair_stats(A, tr)
-        g = ctx.generator("pairing", "frame", r)
-        FW = th.random_frame(cfg.d, 2, within=A, generator=g, dtype=ctx.dtype, device=ctx.device)
-        FV = th.random_frame(r, 2, generator=g, dtype=ctx.dtype, device=ctx.device)
-        panels[r] = dict(V=(tr.V[:, 0] @ FV.T).cpu().numpy(), W=(tr.W[:, 0] @ FW.T).cpu().numpy(),
-                         partner=ps[0].partner, loss=float(tr.loss[-1, 0]))
+        panels[r], tr, ps, vtw = pairing_panel(cfg, ctx, r, cfg.sigma)
         err[r] = np.array([p.max_rel_error for p in ps])
         losses.append(float(np.max(tr.loss[-1])))
         vtws.append(float(vtw.max()))

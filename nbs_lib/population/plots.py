@@ -1,6 +1,11 @@
-"""Figure helpers of paper 002: each draws one figure from an experiment's result (theory dashed, measured solid)."""
+"""Figure helpers of paper 002: each returns one new figure drawn from an experiment's result (theory dashed,
+measured solid), laid out with constrained layout so that no two texts overlap (tested with
+``plotting.assert_readable`` in ``tests/test_002_figures.py``). Notebooks call ``fig = plots.fig3(res, ...)``
+and ``plt.show()``; explorers call the same helpers.
+"""
 from __future__ import annotations
 
+import functools
 import math
 
 import matplotlib.pyplot as plt
@@ -11,7 +16,19 @@ from .. import plotting
 POP_NOTE = "data: none (closed-form population loss)"
 
 
-def fig3(ax, res, sigma, mu, d):
+def _figure(nrows: int = 1, ncols: int = 1, figsize=(6.4, 4.2)):
+    """Decorate ``helper(fig, axs, *args)`` into ``helper(*args) -> fig`` on a new constrained-layout figure."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kw):
+            fig, axs = plt.subplots(nrows, ncols, figsize=figsize, layout="constrained", squeeze=False)
+            fn(fig, axs[0, 0] if nrows * ncols == 1 else (axs[0] if nrows == 1 else axs), *args, **kw)
+            return fig
+        return wrapper
+    return deco
+
+@_figure(1, 1, (9, 4.6))
+def fig3(fig, ax, res, sigma, mu, d):
     """Draw Fig. 3: loss, v₁, ‖w₁‖ and the angle θ against the step, with measured (solid) and predicted (dashed) phases."""
     m, t = res.metrics, res.t
     ax.plot(t, res.loss, color=plotting.PALETTE["gd"], label="population loss L")
@@ -39,7 +56,8 @@ def fig3(ax, res, sigma, mu, d):
     plotting.data_note(ax, POP_NOTE)
 
 
-def phase_sweep(axs, res):
+@_figure(1, 3, (14, 4.2))
+def phase_sweep(fig, axs, res):
     """Draw T₁ and T₁₂ against ln(1/σ) (each seed, median, prediction) and μ·T₁ against μ."""
     L1s = np.log(1 / res.sigmas)
     S = res.T1.shape[1]
@@ -55,12 +73,14 @@ def phase_sweep(axs, res):
     axs[2].plot(res.mus, res.mus * res.T1_mu, "o-", color=c["measured"], label="measured $\\mu T_1$ (median)")
     plotting.theory(axs[2], res.mus, res.mus * res.T1_mu_pred, label="predicted")
     axs[2].set(xlabel="$\\mu$", ylabel="$\\mu\\, T_1$", ylim=(0, 8), title="$T_1 \\propto 1/\\mu$")
+    axs[2].xaxis.set_major_locator(plt.MaxNLocator(5))
     for ax in axs:
         ax.legend(fontsize=8, loc="lower right")
         plotting.data_note(ax, POP_NOTE)
 
 
-def local_rate(ax, res, seeds):
+@_figure(1, 1, (8, 4.4))
+def local_rate(fig, ax, res, seeds):
     """Draw ‖h‖² against the step for one seed per σ, with the fast and slow predicted slopes."""
     fast, slow = res.slopes_pred
     n = len(res.sigmas)
@@ -79,7 +99,8 @@ def local_rate(ax, res, seeds):
     plotting.data_note(ax, POP_NOTE)
 
 
-def lemma_steps(axs, res):
+@_figure(1, 3, (14, 4.2))
+def lemma_steps(fig, axs, res):
     """Draw Lemma 3's ratio at random points (histogram, bound dashed) and Lemmas 4–5's next-step maxima vs μ."""
     c = plotting.PALETTE
     r = res.lemma3_ratio[res.lemma3_ratio > 0]
@@ -115,6 +136,7 @@ def neuron_paths(ax, path, title, labels=("$w_1$", "$w_2$")):
     plotting.data_note(ax, POP_NOTE)
 
 
+@_figure(1, 1, (6.4, 4.8))
 def slice_panel(fig, ax, res):
     """Draw Fig. 1(c): the slice loss with its colourbar, the two valleys and the minimum."""
     cs = ax.contourf(res.alpha, res.alpha, res.loss.T, levels=30, cmap="viridis")
@@ -129,11 +151,11 @@ def slice_panel(fig, ax, res):
 
 def spectra(axs, res):
     """Draw the FD Hessian spectra (dots) at a saddle and an optimum against the predicted ones (open squares)."""
-    for ax, ev, pr, t in ((axs[0], res.ev_saddle, res.pr_saddle, "at a saddle ($c$ = 0.6)"),
-                          (axs[1], res.ev_opt, res.pr_opt, "at an optimum")):
+    for ax, ev, pr, t in ((axs[0], res.ev_saddle, res.pr_saddle, "saddle, $c$ = 0.6"),
+                          (axs[1], res.ev_opt, res.pr_opt, "optimum")):
         ax.plot(pr, "s", mfc="none", color=plotting.PALETTE["theory"], ms=9, label="predicted")
         ax.plot(ev, "o", color=plotting.PALETTE["measured"], ms=4, label="FD Hessian")
-        ax.set(xlabel="eigenvalue index", ylabel="eigenvalue", title=f"Hessian {t}, d = 6",
+        ax.set(xlabel="eigenvalue index", ylabel="eigenvalue", title=f"Hessian at a {t} (d = 6)",
                ylim=(-0.12 * max(pr.max(), 1e-12), 1.08 * max(pr.max(), 1e-12)))
         ax.legend(loc="upper left")
         plotting.data_note(ax, "data: none (closed form)")
@@ -150,11 +172,48 @@ def search(ax, res):
     for y in (0.0, 0.25):
         ax.axhline(y, color=plotting.PALETTE["theory"], ls="--", lw=0.8)
     ax.set(ylim=(-0.08, 0.4), xlabel="start", ylabel="loss $L/\\|a\\|^2$ at the point found",
-           title="stationary points found ($d$ = 3)")
+           title="search for $\\nabla L = 0$ ($d$ = 3)")
     ax.legend(fontsize=8)
     plotting.data_note(ax, "data: none (closed form)")
 
 
+@_figure(1, 3, (15, 4.2))
+def theorem1(fig, axs, res):
+    """Draw Theorem 1's checks: Hessian spectra at a saddle and an optimum, and the stationary points found."""
+    spectra(axs[:2], res)
+    search(axs[2], res)
+
+
+@_figure(1, 2, (11, 4.2))
+def fig1(fig, axs, res, sigma_a, eps_b):
+    """Draw Fig. 1(a) (small init → optimum) and 1(b) (near 1.5a → the saddle), neurons in the (a, u) plane."""
+    neuron_paths(axs[0], res.path_a, f"(a) small init, $\\sigma$ = {sigma_a:g}")
+    neuron_paths(axs[1], res.path_b, f"(b) near $1.5a$, $\\varepsilon$ = {eps_b:g}")
+    axs[1].set_ylim(-0.05, 0.05)
+
+
+@_figure(1, 2, (11, 4.4))
+def landscape_path(fig, axs, res, sl, sigma, mu):
+    """Draw panel (a)'s run on the landscape: its a-coordinates (α₁, α₂) over the slice loss (Fig. 1(c)), and the
+    measured loss (solid) against the slice loss at the run's a-coordinates (dashed, exact once w_i ∥ a)."""
+    lo, hi = float(sl.alpha[0]), float(sl.alpha[-1])
+    im = axs[0].imshow(sl.loss[::2, ::2].T, origin="lower", extent=(lo, hi, lo, hi), cmap="viridis", aspect="auto")
+    fig.colorbar(im, ax=axs[0], label="slice loss $L$")
+    p = res.path_a
+    axs[0].plot(p[:, 0, 0], p[:, 1, 0], "-", color="w", lw=1.5, label="GD: $(a^\\top w_1, a^\\top w_2)$")
+    axs[0].plot([1], [-1], "*", color="r", ms=14, label="global minimum $(1, -1)$")
+    axs[0].set(xlabel="$\\alpha_1 = a^\\top w_1$", ylabel="$\\alpha_2 = a^\\top w_2$", xlim=(-1, 2), ylim=(-2, 1),
+               title=f"(a) on the slice: $\\sigma$ = {sigma:.3g}, $\\mu$ = {mu:.3g}")
+    axs[0].legend(fontsize=7, loc="upper right", frameon=True)
+    t = np.arange(len(res.loss_path))
+    axs[1].semilogy(t, res.loss_path, color=plotting.PALETTE["measured"], label="measured loss")
+    plotting.theory(axs[1], t, np.maximum(res.slice_path, 1e-300), label="slice loss at $(\\alpha_1, \\alpha_2)$")
+    axs[1].set(xlabel="GD step", ylabel="population loss", ylim=(1e-12, 2), title="loss along the run")
+    axs[1].legend(fontsize=8, loc="lower left")
+    plotting.data_note(axs[1], POP_NOTE)
+
+
+@_figure(1, 2, (12, 4.2))
 def escape(fig, axs, res):
     """Draw the escape loss curves (colour: ε, with a colourbar) and the escape step against θ₀ with slope −1."""
     import matplotlib as mpl
@@ -182,7 +241,8 @@ def escape(fig, axs, res):
         plotting.data_note(ax, POP_NOTE)
 
 
-def success(ax, res, sigma, d):
+@_figure(1, 1, (7, 4.2))
+def success(fig, ax, res, sigma, d):
     """Draw the §4 success rate against k (±2 Wilson interval), 1 − 2^(1−k) dashed, and both rules' agreement."""
     c = plotting.PALETTE
     err = np.abs(res.success_ci.T - res.success)
@@ -197,7 +257,8 @@ def success(ax, res, sigma, d):
     plotting.data_note(ax, POP_NOTE)
 
 
-def init_failure(ax, res):
+@_figure(1, 1, (7, 4.2))
+def init_failure(fig, ax, res):
     """Draw the failure rate against d for the χ-init and Gaussian outer weights (±2 Wilson band), rules dashed."""
     for rate, ci, pred, col, name in ((res.fail_chi, res.fail_chi_ci, res.pred_chi, plotting.PALETTE["measured"],
                                        "$\\chi$-init (Theorem 2)"),
@@ -213,31 +274,46 @@ def init_failure(ax, res):
     plotting.data_note(ax, POP_NOTE)
 
 
-def fig2(axs, res, sigma_small):
-    """Draw Fig. 2 (rows: σ = 1 and the small σ, columns: k = 4, 8); red v_i > 0, blue v_i < 0, stars: group sums.
+def fig2_panel(ax, p, k, s, align=None):
+    """Draw one Fig. 2 panel: neuron paths in the (a, u) plane (red v_i > 0, blue v_i < 0), the group sums (stars)
+    and ±a (dotted). At σ < 1 the u axis is in units of σ (written in the label, no offset text). ``align``: the
+    exact sign rule's predicted final signs, drawn as open circles at the predicted ends ±a."""
+    sc = 1.0 if s == 1.0 else 1.0 / s
+    for i in range(p["path"].shape[1]):
+        col = "#D62728" if p["sign"][i] > 0 else "#1F77B4"
+        ax.plot(p["path"][:, i, 0], sc * p["path"][:, i, 1], "-", color=col, lw=1, alpha=0.8)
+        ax.plot(p["path"][-1, i, 0], sc * p["path"][-1, i, 1], "o", color=col, ms=5)
+    ax.plot(p["P"][0], sc * p["P"][1], "*", color="#9467BD", ms=16, label="$\\sum_{v_i>0}|v_i|w_i$")
+    ax.plot(p["N"][0], sc * p["N"][1], "*", color="#2CA02C", ms=16, label="$\\sum_{v_i<0}|v_i|w_i$")
+    if align is not None:
+        ax.plot(np.sign(align), np.zeros_like(align), "o", mfc="none", mec="k", ms=12,
+                label="sign rule: predicted side $\\pm a$")
+    ax.axvline(1, color="k", lw=0.6, ls=":")
+    ax.axvline(-1, color="k", lw=0.6, ls=":")
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    unit = "" if s == 1.0 else f" (units of {s:.0e})"
+    ax.set(xlabel="coordinate along $a$ (dotted: $\\pm a$)", ylabel=f"along $u \\perp a${unit}",
+           title=f"k = {k}, $\\sigma$ = {s:.0e}: L = {max(p['loss'], 0.0):.1e}, {p['steps']} steps")
+    ax.legend(fontsize=8, loc="upper left")
+    plotting.data_note(ax, POP_NOTE)
 
-    The small-σ row shows the coordinate along u in units of σ (the orthogonal parts stay at the initial scale).
-    """
+
+@_figure(2, 2, (12, 10))
+def fig2(fig, axs, res, sigma_small):
+    """Draw Fig. 2 (rows: σ = 1 and the small σ, columns: k = 4, 8); red v_i > 0, blue v_i < 0, stars: group sums."""
     for c_, k in enumerate((4, 8)):
         for r_, s in enumerate((1.0, sigma_small)):
-            ax, p = axs[r_, c_], res.panels[(k, s)]
-            sc = 1.0 if s == 1.0 else 1.0 / s
-            for i in range(p["path"].shape[1]):
-                col = "#D62728" if p["sign"][i] > 0 else "#1F77B4"
-                ax.plot(p["path"][:, i, 0], sc * p["path"][:, i, 1], "-", color=col, lw=1, alpha=0.8)
-                ax.plot(p["path"][-1, i, 0], sc * p["path"][-1, i, 1], "o", color=col, ms=5)
-            ax.plot(p["P"][0], sc * p["P"][1], "*", color="#9467BD", ms=16, label="$\\sum_{v_i>0}|v_i|w_i$")
-            ax.plot(p["N"][0], sc * p["N"][1], "*", color="#2CA02C", ms=16, label="$\\sum_{v_i<0}|v_i|w_i$")
-            ax.axvline(1, color="k", lw=0.6, ls=":")
-            ax.axvline(-1, color="k", lw=0.6, ls=":")
-            unit = "" if s == 1.0 else f" (units of {s:g})"
-            ax.set(xlabel="coordinate along $a$ (dotted: $\\pm a$)", ylabel=f"along $u \\perp a${unit}",
-                   title=f"k = {k}, $\\sigma$ = {s:g}: L = {p['loss']:.1e} after {p['steps']} steps")
-            ax.legend(fontsize=9, loc="upper left")
-            plotting.data_note(ax, POP_NOTE)
+            fig2_panel(axs[r_, c_], res.panels[(k, s)], k, s)
 
 
-def certificates(axs, res, alpha, alpha_t):
+@_figure(1, 1, (6.4, 5))
+def fig2_one(fig, ax, p, k, s):
+    """Draw one Fig. 2 panel (the explorer's) with the exact sign rule's predicted ends."""
+    fig2_panel(ax, p, k, s, align=p.get("predicted_sign"))
+
+
+@_figure(1, 2, (12, 4.2))
+def certificates(fig, axs, res, alpha, alpha_t):
     """Draw Figs. 4 and 5: the reduced certificate (dashed), the direct minima over a (dots) and the zero crossing."""
     for ax, F, D, z, name in ((axs[0], res.F4, res.D4, res.zero4, f"Fig. 4: PL certificate, $\\alpha$ = {alpha:g}"),
                               (axs[1], res.F5, res.D5, res.zero5, f"Fig. 5: loss lower bound, $\\tilde\\alpha$ = {alpha_t:g}")):
@@ -245,13 +321,15 @@ def certificates(axs, res, alpha, alpha_t):
         plotting.theory(ax, res.theta, F, label="1-D reduction (paper)")
         ax.plot(res.theta_direct, D, "o", color=plotting.PALETTE["measured"], ms=5, label="direct min over $a$ (BFGS)")
         ax.axhline(0, color="0.4", lw=0.8)
-        ax.axvline(z, color=plotting.PALETTE["nag"], lw=1, ls=":", label=f"zero crossing {z:.4f}")
+        if np.isfinite(z):
+            ax.axvline(z, color=plotting.PALETTE["nag"], lw=1, ls=":", label=f"zero crossing {z:.4f}")
         ax.set(xlabel="$\\theta = \\angle(w_1, w_2)$", ylabel="certificate value", title=name)
         ax.legend(fontsize=8, loc="lower right")
         plotting.data_note(ax, "data: none (closed forms)")
 
 
-def inequalities(axs, res, alpha, alpha_t):
+@_figure(1, 3, (15, 4.2))
+def inequalities(fig, axs, res, alpha, alpha_t):
     """Draw histograms of the Lemma 8, 13 and 12 ratios (random points and GD) with the paper's bounds dashed."""
     from matplotlib.ticker import LogLocator
 
@@ -275,7 +353,8 @@ def inequalities(axs, res, alpha, alpha_t):
 MARKERS = ["s", "o", "^", "D", "v", "P", "X", "<", ">", "h"] * 5
 
 
-def pairs(axs, panel, r, sigma, mu):
+@_figure(1, 2, (11, 5))
+def pairs(fig, axs, panel, r, sigma, mu):
     """Draw both layers' trajectories in 2-D frames; the two neurons of a pair share colour and end marker
     (filled, black edge) and are joined by a dashed segment through the origin."""
     cols = plt.get_cmap("tab10" if r <= 10 else "tab20")(np.linspace(0, 1, 10 if r <= 10 else 20))
@@ -290,7 +369,7 @@ def pairs(axs, panel, r, sigma, mu):
             if i < panel["partner"][i]:
                 k_ = int(panel["partner"][i])
                 ax.plot([T_[-1, i, 0], T_[-1, k_, 0]], [T_[-1, i, 1], T_[-1, k_, 1]], "--", color=col, lw=0.8)
-    axs[0].set(xlabel="frame axis 1", ylabel="frame axis 2", title=f"(a) outer weights $v_i$ (r = {r}, k = {2 * r})")
+    axs[0].set(xlabel="frame axis 1", ylabel="frame axis 2", title=f"(a) outer weights $v_i$ (r = {r}, k = {2 * r}, $\\sigma$ = {sigma:.0e})")
     axs[1].set(xlabel="frame axis 1 (inside span $e_1..e_r$)", ylabel="frame axis 2",
                title=f"(b) inner weights $w_i$; L = {panel['loss']:.1e}")
     for ax in axs:
@@ -298,7 +377,8 @@ def pairs(axs, panel, r, sigma, mu):
         plotting.data_note(ax, POP_NOTE)
 
 
-def pairing_contrast(ax, res):
+@_figure(1, 1, (7, 4))
+def pairing_contrast(fig, ax, res):
     """Draw per seed the exact-negation error at σ = 1, the scale-invariant cost at σ = 1 and the error at small σ."""
     c = plotting.PALETTE
     r0 = next(iter(res.err))
@@ -313,7 +393,8 @@ def pairing_contrast(ax, res):
 SYN_NOTE = "data: synthetic, x ~ N(0, I_d), y = Ax (noiseless)"
 
 
-def sample_complexity(axs, res, sigma, mu, T):
+@_figure(1, 2, (13, 4.4))
+def sample_complexity(fig, axs, res, sigma, mu, T):
     """Draw ‖h‖² and the population loss after T steps against n/d, one band per d, the recovery threshold dotted."""
     for j, d in enumerate(res.ds):
         col = plotting.CYCLE[j % len(plotting.CYCLE)]
@@ -331,6 +412,7 @@ def sample_complexity(axs, res, sigma, mu, T):
         plotting.data_note(ax, SYN_NOTE)
 
 
+@_figure(1, 1, (6.8, 4.6))
 def empirical_rate(fig, ax, res, d):
     """Draw the fitted slope against the predicted 2ln(1 − μλ_min) per recovered run (colour: n/d, with colourbar)."""
     if res.fit_slope.size:
@@ -346,7 +428,8 @@ def empirical_rate(fig, ax, res, d):
     plotting.data_note(ax, SYN_NOTE)
 
 
-def deviations(axs, res, d, md):
+@_figure(1, 2, (12, 4.2))
+def deviations(fig, axs, res, d, md):
     """Draw Lemma 11's R and Lemma 10's sup estimate against n/d (seeds as a band) with slope −½ guides."""
     plotting.band(axs[0], res.dev_ratios, res.R.T, label="measured $R$", log=True)
     plotting.slope_guide(axs[0], res.dev_ratios, res.R.mean(1)[0], -0.5, label="theory: slope $-1/2$")
@@ -361,7 +444,8 @@ def deviations(axs, res, d, md):
         plotting.data_note(ax, SYN_NOTE)
 
 
-def multi_output(ax, res):
+@_figure(1, 1, (6.8, 4.2))
+def multi_output(fig, ax, res):
     """Draw the recovered fraction against n/(r d), one line per r."""
     for j, r in enumerate(res.rs):
         ax.plot(res.ratios, res.success[j], "o-", color=plotting.CYCLE[j % len(plotting.CYCLE)],
@@ -371,3 +455,20 @@ def multi_output(ax, res):
            title="§4: r outputs need $n \\geq c\\, r\\, d$")
     ax.legend(fontsize=8, loc="lower right")
     plotting.data_note(ax, SYN_NOTE)
+
+
+@_figure(1, 1, (7, 4.4))
+def smoothness(fig, ax, res):
+    """Draw Lemma 9: the largest ‖∇²L‖₂ and ‖∇²L‖_F over the box against d, the proof's L and a √d guide (dashed)."""
+    c = plotting.PALETTE
+    spec, frob = res.spec.max(1), res.frob.max(1)
+    ax.plot(res.ds, spec, "o-", color=c["measured"], label="max $\\|\\nabla^2 L\\|_2/\\|a\\|$ (measured)")
+    ax.plot(res.ds, frob, "s-", color=c["nag"], label="max $\\|\\nabla^2 L\\|_F/\\|a\\|$ (measured)")
+    ax.axhline(res.L, color=c["theory"], ls="--", label=f"proof's constant $L$ = {res.L:.1f}")
+    plotting.theory(ax, res.ds, frob[-1] * np.sqrt(res.ds / res.ds[-1]), color=c["grey"], label="$\\propto\\sqrt{d}$ (large-$d$ growth)")
+    ax.set(xscale="log", yscale="log", xlabel="input dimension $d$", ylabel="Hessian norm / $\\|a\\|$",
+           title="Lemma 9: Hessian norms in the box $c_1 = 1/4$, $c_2 = 2$")
+    ax.set_xticks(res.ds, [str(x) for x in res.ds])
+    ax.minorticks_off()
+    ax.legend(fontsize=8, loc="center right")
+    plotting.data_note(ax, "data: random points of the box (closed forms)")

@@ -133,9 +133,12 @@ def lb_certificate(theta, alpha_t: float = 0.05) -> np.ndarray:
 
 
 def zero_crossing(fn, lo: float, hi: float) -> float:
-    """Return the root of the scalar function ``fn`` in ``[lo, hi]`` (Brent's method)."""
+    """Return the root of the scalar function ``fn`` in ``[lo, hi]`` (Brent's method); NaN when ``fn`` has the same
+    sign at both ends (no crossing to report, e.g. a certificate that stays negative)."""
     from scipy.optimize import brentq
 
+    if float(fn(lo)) * float(fn(hi)) > 0:
+        return float("nan")
     return float(brentq(lambda x: float(fn(x)), lo, hi, xtol=1e-14))
 
 
