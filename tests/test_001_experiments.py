@@ -123,9 +123,11 @@ def test_experiments_create_no_tensor_on_the_default_device(ctx):
     try:
         res = ex.fig1(ex.Fig1Config.for_profile("smoke", d=200, m=16, seeds=1, steps=60), ctx)
         pr = data.image_binary(12, source="digits", device="cpu")
+        E, msg = ex.explorer_run(ctx, n=10, d=100, m=8, sigma0=1e-3, v0=1e-3, k=0.3, steps=None, ntk_every=5)
     finally:
         torch.set_default_device("cpu")
     assert res.E.K.device.type == "cpu" and pr.X.device.type == "cpu"
+    assert msg == "" and E.K.device.type == "cpu" and np.isfinite(E.traj.loss).all()
 
 
 def test_seed_interval_is_the_student_t_interval():
