@@ -172,4 +172,6 @@ def test_rich_lazy_point_is_geometric():
 def test_relu_config_shares_fig1_validation():
     with pytest.raises(ValueError, match="d must be at least n"):
         ex.ReluConfig.for_profile("cpu", d=5)
-    assert ex.ReluConfig.for_profile("cpu").d == 2000 and ex.Fig1Config.for_profile("cpu").d == 10_000
+    r, f = ex.ReluConfig.for_profile("cpu"), ex.Fig1Config.for_profile("cpu")
+    assert (r.d, r.m, r.sigma0, r.steps, r.seeds) == (2000, 256, 1e-3, 800, 3)     # the ReLU run's own setting
+    assert (f.d, f.m, f.sigma0, f.steps, f.seeds) == (10_000, 1024, 0.01, 100, 5)

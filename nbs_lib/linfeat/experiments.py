@@ -1176,6 +1176,7 @@ class ReluConfig(Fig1Config):
     The knobs and their ranges are :class:`Fig1Config`'s; the defaults below differ (a smaller, longer run)."""
 
     d: int = 2000             # input dimension (integer in [2, 1e6], at least n)
+    m: int = 256              # width (integer in [1, 65536])
     sigma0: float = 1e-3      # first-layer init scale (number in [0, 10])
     steps: int = 800          # GD steps (integer in [10, 100000])
     seeds: int = 3            # draws (integer in [1, 100])
