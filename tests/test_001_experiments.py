@@ -21,7 +21,7 @@ def ctx():
 def _declared(metrics):
     for cid, mets in metrics.items():
         e = registry.entry(cid)
-        assert set(mets) <= set(e["metrics"]), cid
+        assert {k[:-3] if k.endswith("_ci") else k for k in mets} <= set(e["metrics"]), cid
         registry.judge(cid, "cpu", mets)            # raises on a missing or undeclared metric
 
 
@@ -42,10 +42,15 @@ def test_configs_reject_bad_input_by_name(cls, knobs, msg):
         cls.for_profile("cpu", **knobs)
 
 
-def test_paper_profiles_build():
+def test_paper_profiles_build_and_fit_the_machine():
+    """Every paper profile builds and its working set (on the host, or on the device when run there) fits 64 GB of
+    host memory and one 80 GB GPU; a size above the limit refuses with a message naming the limit."""
     for cls in (ex.IdentitiesConfig, ex.GramConfig, ex.Fig1Config, ex.PhaseConfig, ex.Stage1Config, ex.StepConfig,
                 ex.NTKConfig, ex.ImageConfig, ex.ReluConfig, ex.BenchConfig):
-        cls.for_profile("paper")
+        r = cls.for_profile("paper").resources()
+        assert 0 < r.host_bytes < 64e9 and r.device_bytes < 80e9, cls.__name__
+    with pytest.raises(ValueError, match="NBS_MAX_HOST_GB"):
+        ex.BenchConfig.for_profile("paper", ds=(1_000_000,), m=65_536)
 
 
 def test_identities_are_round_off(ctx):
@@ -73,7 +78,12 @@ def test_fig1_theory_and_metrics(ctx):
     _declared(res.metrics)
     M = res.metrics
     assert M["001.eq11.closed_theory"]["max_dt"] < 0.5
-    assert M["001.fig1.two_stage"]["final_max"] < 1e-8
+    assert M["001.fig1.two_stage"]["final_log10"] < -8
+    # every metric over seeds is the mean of the per-seed values with its t-interval around it
+    lo, hi = M["001.fig1.two_stage"]["final_log10_ci"]
+    per_seed = np.log10(res.E.traj.loss[-1] / res.E.traj.loss[0])
+    assert math.isclose(M["001.fig1.two_stage"]["final_log10"], per_seed.mean(), rel_tol=1e-12)
+    assert lo <= per_seed.mean() <= hi
     # the simulator run equals direct GD from the same draws (P0 sampled in law, so compare the loss law instead:
     # the theory's L_floor ≤ L(0) and L(0) = ‖y‖²/(2n) up to the O(σ₀, v₀) initial output)
     L0 = (res.E.problem.y ** 2).sum(-1).numpy() / (2 * cfg.n)
@@ -113,6 +123,55 @@ def test_experiments_create_no_tensor_on_the_default_device(ctx):
     try:
         res = ex.fig1(ex.Fig1Config.for_profile("smoke", d=200, m=16, seeds=1, steps=60), ctx)
         pr = data.image_binary(12, source="digits", device="cpu")
+        E, msg = ex.explorer_run(ctx, n=10, d=100, m=8, sigma0=1e-3, v0=1e-3, k=0.3, steps=None, ntk_every=5)
     finally:
         torch.set_default_device("cpu")
     assert res.E.K.device.type == "cpu" and pr.X.device.type == "cpu"
+    assert msg == "" and E.K.device.type == "cpu" and np.isfinite(E.traj.loss).all()
+
+
+def test_seed_interval_is_the_student_t_interval():
+    """mean ± t₀.₉₇₅(n−1)·sd/√n against the closed form for 1..5 (t₀.₉₇₅(4) = 2.7764451)."""
+    lo, hi = ex._ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    half = 2.7764451051977987 * math.sqrt(2.5) / math.sqrt(5)
+    assert math.isclose(lo, 3 - half, rel_tol=1e-9) and math.isclose(hi, 3 + half, rel_tol=1e-9)
+    d = ex._mean_ci("x", [2.0, 4.0])
+    assert d["x"] == 3.0 and d["x_ci"][0] < 3.0 < d["x_ci"][1]
+    assert all(map(math.isnan, ex._ci([1.0, float("nan")])))
+
+
+def test_one_seed_abstains_instead_of_passing():
+    """A claim over seeds graded on one draw is 'not assessed' (the interval straddles the threshold)."""
+    one = dict(**ex._mean_ci("plateau_drop", [0.001]), **ex._mean_ci("align_lead", [20.0]),
+               **ex._mean_ci("final_log10", [-20.0]), n_seeds=1)
+    verdict, reason, _ = registry.judge("001.fig1.two_stage", "cpu", one)
+    assert verdict == "not assessed" and "too few seeds" in reason
+    five = dict(**ex._mean_ci("plateau_drop", [0.001, 0.002, 0.001, 0.003, 0.002]),
+                **ex._mean_ci("align_lead", [20.0, 22, 19, 21, 20]),
+                **ex._mean_ci("final_log10", [-20.0, -21, -19, -20, -22]), n_seeds=5)
+    assert registry.judge("001.fig1.two_stage", "cpu", five)[0] == "reproduced"
+
+
+def test_explorer_run_reports_degenerate_settings(ctx):
+    E, msg = ex.explorer_run(ctx, n=10, d=200, m=32, sigma0=1e-3, v0=1e-3, eta=0.1, steps=40)
+    assert E is not None and msg == "" and E.traj.loss.shape == (41, 1)
+    assert ex.explorer_run(ctx, n=10, d=5, m=32, eta=0.1)[1].startswith("No run: d must be at least n")
+    E, msg = ex.explorer_run(ctx, n=10, d=200, m=32, sigma0=1e-3, v0=1e-3, k=3.5, steps=60)
+    assert E is None and "diverged" in msg and "η (or k)" in msg
+    # steps=None with a rate: 1.5 × the map's (ln(1/v₀) + 3)/ln(1 + k) plus 20
+    E, _ = ex.explorer_run(ctx, n=10, d=200, m=32, sigma0=0.0, v0=1e-4, k=0.3, steps=None)
+    assert E.traj.loss.shape[0] - 1 == math.ceil(1.5 * (math.log(1e4) + 3) / math.log1p(0.3)) + 20
+
+
+def test_rich_lazy_point_is_geometric():
+    s, v = ex.rich_lazy_point(np.array([0.0, 0.5, 1.0]), 0.2, 3.0)
+    np.testing.assert_allclose(s, [1e-3, math.sqrt(1e-3 * 0.2), 0.2])
+    np.testing.assert_allclose(v, [1e-3, math.sqrt(1e-3 * 3.0), 3.0])
+
+
+def test_relu_config_shares_fig1_validation():
+    with pytest.raises(ValueError, match="d must be at least n"):
+        ex.ReluConfig.for_profile("cpu", d=5)
+    r, f = ex.ReluConfig.for_profile("cpu"), ex.Fig1Config.for_profile("cpu")
+    assert (r.d, r.m, r.sigma0, r.steps, r.seeds) == (2000, 256, 1e-3, 800, 3)     # the ReLU run's own setting
+    assert (f.d, f.m, f.sigma0, f.steps, f.seeds) == (10_000, 1024, 0.01, 100, 5)

@@ -115,12 +115,18 @@ def assumption_panel(ares):
     ax[0].barh(rep.condition, np.log10(rep.violation_factor), color=cols)
     ax[0].set(xlabel=r"$\log_{10}$ violation factor (0: holds)", title="Assumption 4.1, constants = 1")
     ax[0].invert_yaxis()
-    t = np.arange(ares.loss.size)
-    plotting.measured(ax[1], t, ares.loss / ares.loss[0], label="GD (exact simulator)")
-    plotting.theory(ax[1], t, ares.theory_loss / ares.theory_loss[0], label="two-sequence theory")
-    ax[1].set(yscale="log", xlabel="GD step t", ylabel=r"$L/L_0$",
-              title=f"k = {ares.k:.3f}" + (" (diverged: not shown)" if ares.diverged else ""))
-    ax[1].legend(loc="lower left")
+    if ares.diverged:                     # a diverged run is reported, never drawn as a result
+        import textwrap
+
+        ax[1].text(0.5, 0.5, "\n".join(textwrap.wrap(ares.message, 60)), ha="center", va="center", fontsize=9,
+                   transform=ax[1].transAxes)
+        ax[1].set(xticks=[], yticks=[], title=f"k = {ares.k:.3f}: GD diverged (not shown)")
+    else:
+        t = np.arange(ares.loss.size)
+        plotting.measured(ax[1], t, ares.loss / ares.loss[0], label="GD (exact simulator)")
+        plotting.theory(ax[1], t, ares.theory_loss / ares.theory_loss[0], label="two-sequence theory")
+        ax[1].set(yscale="log", xlabel="GD step t", ylabel=r"$L/L_0$", title=f"k = {ares.k:.3f}")
+        ax[1].legend(loc="lower left")
     plotting.data_note(ax[1], "data: " + ares.source)
     fig.tight_layout()
     return fig, ax
@@ -429,3 +435,123 @@ def image_line(ir, fig: str, verdict: str) -> str:
     return (f"- **{fig.replace('fig', 'Fig. ')}, {ir.problem.source}** (η = {ir.eta:.3g}): the loss halves at "
             f"$t_{{0.5}}$ = {M['t05']:.1f}; over $[t_{{0.5}}, 10t_{{0.5}}]$ $R$ varies by {100 * M['R_var']:.1f} % "
             f"and the NTK ends at distance {M['dist_end']:.3f} from $\\hat\\Theta${window}: *{verdict}*.")
+
+
+# ---------------------------------------------------------------- explorers
+def _plain_log(*axes):
+    """Label log axes as 1e-05 rather than mathtext 10⁻⁵ (mathtext parsing dominates an explorer frame's time)."""
+    from matplotlib.ticker import LogFormatter
+
+    for a in axes:
+        a.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=True))
+
+
+def message_figure(text: str):
+    """Print ``text`` and return a small figure that says it (an explorer frame for a degenerate setting)."""
+    import textwrap
+
+    print(text)
+    fig, ax = _plt().subplots(figsize=(6.4, 1.6))
+    ax.axis("off")
+    ax.text(0.5, 0.5, "\n".join(textwrap.wrap(text, 80)), ha="center", va="center", fontsize=9, wrap=True)
+    return fig, ax
+
+
+def loss_explorer(E, *, v0: float, title: str, data_note: str = "data: synthetic Gaussian regression"):
+    """Return one run's two stages: (a) L/L₀ measured (solid) with the two-sequence theory (dashed), the
+    predicted plateau [0, t₀.₉] shaded and the paper's t₁ = ln(1/v₀)/k (C₁ = 1) dotted; (b) R/√γ with the
+    theory. ``E`` is a one-seed :class:`~nbs_lib.linfeat.experiments.Experiment` (``explorer_run``)."""
+    from . import theory as th
+
+    ntk = E.traj.ntk_t.size > 0
+    fig, ax = _plt().subplots(1, 3 if ntk else 2, figsize=(13.5 if ntk else 10, 3.6))
+    L = E.traj.loss[:, 0] / E.traj.loss[0, 0]
+    Lt = E.theory["loss"][:, 0] / E.theory["loss"][0, 0]
+    t = np.arange(L.size)
+    t09 = float(th.t_cross(Lt, 0.9))
+    t1 = float(th.paper_t1_sample(E.k, v0)[0])
+    for a in ax:
+        if np.isfinite(t09):
+            a.axvspan(0, t09, color="0.85", alpha=0.6, lw=0, label="plateau predicted (t < t₀.₉)")
+        if t1 <= t[-1]:
+            a.axvline(t1, color=RED, ls=":", lw=1.5, label="paper t₁ = ln(1/v₀)/k")
+    plotting.measured(ax[0], t, L, label="GD (exact simulator)")
+    plotting.theory(ax[0], t, Lt, label="two-sequence theory")
+    ax[0].set(yscale="log", xlabel="GD step t", ylabel="L(t) / L(0)", title="(a) loss")
+    _plain_log(ax[0])
+    plotting.measured(ax[1], t[1:], E.stats["R"][1:, 0], label="R/√γ measured")
+    plotting.theory(ax[1], t[1:], E.stats_theory["R"][1:, 0], label="theory")
+    ax[1].set(xlabel="GD step t", ylabel="R/√γ", ylim=(-0.1, 1.2), title="(b) ratio ρᵣ/vᵣ")
+    if ntk:
+        tn = E.traj.ntk_t
+        plotting.measured(ax[2], tn, E.traj.ntk_dist[:, 0], label=r"distance to $\hat\Theta$ (relative)")
+        plotting.theory(ax[2], tn, E.theory["ntk_dist"][:, 0], label="theory")
+        plotting.measured(ax[2], tn, np.minimum(E.traj.ntk_change[:, 0], 1.0), color=plotting.PALETTE["alt"],
+                          label="change since t = 0 (relative, cut at 1)")
+        ax[2].set(xlabel="GD step t", ylabel="relative", ylim=(-0.05, 1.1), title="(c) NTK")
+        ax[2].legend(fontsize=8, loc="center right")
+    ax[0].legend(fontsize=8, loc="lower left")
+    ax[1].legend(fontsize=8, loc="lower right")
+    plotting.data_note(ax[-1], data_note)
+    fig.suptitle(title + f", k = {float(E.k[0]):.3g}", fontsize=10)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.84, wspace=0.25)   # no tight_layout: fast frames
+    return fig, ax
+
+
+def step_explorer(E, *, k_fine=None, title: str = ""):
+    """Return (a) L/L₀ of one GD run at rate k (solid) with the two-sequence theory (dashed); (b) the 1-D map's
+    attractor over k (eq. 11 in s; dots) with this run's last 32 loss values at its k (the regime it is in)."""
+    from . import theory as th
+
+    k = float(E.k[0])
+    k_fine = np.linspace(0.05, 2.7, 400) if k_fine is None else np.asarray(k_fine, float)
+    fig, ax = _plt().subplots(1, 2, figsize=(10, 3.6))
+    L = E.traj.loss[:, 0] / E.traj.loss[0, 0]
+    t = np.arange(L.size)
+    plotting.measured(ax[0], t, np.clip(L, 1e-30, None), label="GD (exact simulator)")
+    with np.errstate(invalid="ignore", over="ignore"):
+        Lt = E.theory["loss"][:, 0] / E.theory["loss"][0, 0]
+    plotting.theory(ax[0], t, np.clip(Lt, 1e-30, None), label="two-sequence theory")
+    ax[0].set(yscale="log", xlabel="GD step t", ylabel="L(t) / L(0)", title=f"(a) loss at k = {k:.3g}")
+    ax[0].legend(fontsize=8, loc="lower left")
+    scale = float(E.consts["S_star"][0]) / (2 * E.problem.X.shape[1]) / float(E.traj.loss[0, 0])
+    att = np.clip(scale * (1 - th.map_attractor(k_fine, s0=1e-3, burn=600, keep=32)) ** 2, 1e-20, None)
+    ok = np.isfinite(att).all(0)                                    # converged orbits drawn at the floor 1e-20
+    ax[1].plot(np.repeat(k_fine[None], att.shape[0], 0)[:, ok].ravel(), att[:, ok].ravel(), ",", color="k")
+    ax[1].plot([], [], ".", color="k", label="1-D map attractor (theory)")
+    ax[1].plot(np.full(32, k), np.clip(L[-32:], 1e-20, None), "o", ms=4, color=plotting.PALETTE["measured"],
+               label="GD, last 32 steps (floor 1e-20)")
+    ax[1].axvline(k, color=RED, lw=1)
+    for x in (1.0,):
+        ax[1].axvline(x, color="0.6", ls=":", lw=1)
+    ax[1].set(yscale="log", ylim=(1e-21, 10), xlabel="rate k = η√γ/(nm)", ylabel="L/L₀ visited",
+              title="(b) regime of this k")
+    _plain_log(*ax)
+    ax[1].legend(fontsize=8, loc="lower right")
+    plotting.data_note(ax[1], "data: " + E.problem.source)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.84, wspace=0.25)
+    return fig, ax
+
+
+def image_explorer(ir):
+    """Return one data set's linear-net loss (solid) with the rank-one and the single-direction theory
+    (dashed), the data named."""
+    fig, ax = _plt().subplots(figsize=(6.8, 3.8))
+    L = ir.E.traj.loss[:, 0]
+    ax.plot(np.arange(L.size), L / L[0], "-", color=plotting.PALETTE["measured"], label="linear net (GD)")
+    if ir.E.theory is not None:
+        Ls = ir.E.theory["loss"][:, 0]
+        plotting.theory(ax, np.arange(Ls.size), Ls / Ls[0], label="single-direction theory", color="0.4")
+    if np.isfinite(ir.rank1_loss).all():
+        plotting.theory(ax, np.arange(ir.rank1_loss.size), ir.rank1_loss / ir.rank1_loss[0],
+                        label="rank-one theory (linear)")
+    ax.set(xscale="log", yscale="log", xlabel="GD step t", ylabel="L(t) / L(0)",
+           title=f"{ir.data}: n = {ir.problem.X.shape[1]}, d = {ir.problem.d}, η = {ir.eta:.3g}")
+    ax.set_xlim(1, L.size)
+    _plain_log(ax)
+    ax.legend(fontsize=8, loc="lower left")
+    plotting.data_note(ax, "data: " + ir.problem.source)
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.16, top=0.9)
+    return fig, ax
