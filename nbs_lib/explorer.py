@@ -239,7 +239,7 @@ def live_panel(draw: Callable, controls: Mapping, title: str = "") -> None:
     """Display ``controls`` (ipywidgets by parameter name) above one output area redrawn by ``draw(**values)``.
 
     The output area is cleared and redrawn on every change, the figure and printed messages land inside it,
-    the panel shows once, and a redraw over :data:`LIVE_BUDGET_S` says so. (``widgets.interact`` is this.)
+    the panel shows once, and a redraw over :data:`LIVE_BUDGET_S` says so.
     """
     import ipywidgets as w
     import matplotlib.pyplot as plt

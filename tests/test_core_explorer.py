@@ -92,11 +92,9 @@ def test_live_values_outside_the_timed_range_are_refused():
 
 
 def test_live_panel_redraws_on_each_slider_change_and_shows_once(monkeypatch):
-    """The live path (explorer in Jupyter, and widgets.interact, which is the same panel): one display, a draw
+    """The live path (the explorer in Jupyter): one display, a draw
     at the start values, one redraw per change with the new values, a message when a redraw is over budget."""
     import ipywidgets as w
-
-    from nbs_lib import widgets
 
     shown, calls = [], []
     monkeypatch.setattr("IPython.display.display", lambda *objs, **k: shown.extend(objs))
@@ -114,7 +112,3 @@ def test_live_panel_redraws_on_each_slider_change_and_shows_once(monkeypatch):
     monkeypatch.setattr("builtins.print", lambda *a, **k: printed.append(" ".join(map(str, a))))
     sliders[1].value = 0.1
     assert calls[-1] == (4, 0.1) and "over the" in printed[-1]
-    shown.clear()
-    monkeypatch.setattr(widgets, "headless", lambda: False)
-    assert widgets.interact(lambda x: calls.append(x), x=w.IntSlider(value=3)) is None
-    assert len(shown) == 1 and calls[-1] == 3
