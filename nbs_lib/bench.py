@@ -77,6 +77,14 @@ def compare(variants: Mapping[str, Callable[[], object]], *, repeats: int = 11, 
     return out
 
 
+def per_unit(t: Timing, units: int) -> Timing:
+    """Return ``t`` in seconds per unit of work (e.g. per step of a call that runs ``units`` steps)."""
+    if not isinstance(units, int) or units < 1:
+        raise ValueError(f"units must be a positive integer, got {units!r}")
+    return Timing(t.name, t.median / units, t.q1 / units, t.q3 / units, tuple(x / units for x in t.samples),
+                  t.threads, t.device, t.peak_bytes)
+
+
 def speedup(timings: Mapping[str, Timing], slow: str, fast: str) -> tuple[float, tuple[float, float]]:
     """Return the median speed-up ``slow/fast`` and a conservative range (q1_slow/q3_fast, q3_slow/q1_fast)."""
     a, b = timings[slow], timings[fast]

@@ -1266,12 +1266,13 @@ class BenchResult:
     gd: list
     ntk: list
     metrics: dict
+    measurements: list = field(default_factory=list)   # bench.Measurement per size, to publish
 
 
 def benchmark(cfg: BenchConfig, ctx: RunContext) -> BenchResult:
     """Return per-step timings (``nbs_lib.bench``, medians of interleaved rounds) on ``ctx.device``."""
     dev, dt = ctx.device, ctx.dtype
-    rows = []
+    rows, meas = [], []
     for d in cfg.ds:
         s = ctx.seeds(1, "bench", d)
         pb = data.make_gaussian_regression(cfg.n, d, seeds=s, device=dev, dtype=dt)
@@ -1294,6 +1295,12 @@ def benchmark(cfg: BenchConfig, ctx: RunContext) -> BenchResult:
             "closed": closed, "autograd": auto}, repeats=cfg.repeats, device=dev)
         ts = t["simulator"].median / (cfg.sim_steps + 1)
         tc, ta = t["closed"].median / cfg.direct_steps, t["autograd"].median / cfg.direct_steps
+        per_step = {"direct GD, autograd": bench.per_unit(t["autograd"], cfg.direct_steps),
+                    "direct GD, closed-form gradient": bench.per_unit(t["closed"], cfg.direct_steps),
+                    "kernel-space simulator": bench.per_unit(t["simulator"], cfg.sim_steps + 1)}
+        meas.append(bench.Measurement(f"one GD step, d = {d}, n = {cfg.n}, m = {cfg.m}", per_step,
+                                      baseline="direct GD, autograd", sizes={"d": d, "n": cfg.n, "m": cfg.m},
+                                      dtype=str(dt).replace("torch.", ""), note="seconds per step"))
         rows.append(dict(device=str(dev), d=d, sim_ms=1e3 * ts, closed_ms=1e3 * tc, autograd_ms=1e3 * ta,
                          speedup_closed=tc / ts, speedup_autograd=ta / ts))
         del W0, st
@@ -1309,6 +1316,9 @@ def benchmark(cfg: BenchConfig, ctx: RunContext) -> BenchResult:
         err = float((obs.ntk_linear(K_, P_, v) - ref).norm() / ref.norm())
         t = bench.compare({"autograd": lambda: empirical_ntk(fn, {"W": W, "v": v}, X),
                            "closed": lambda: obs.ntk_linear(K_, P_, v)}, repeats=cfg.repeats, device=dev)
+        meas.append(bench.Measurement(f"empirical NTK, d = {d}, n = {cfg.n}, m = {cfg.ntk_m}", t,
+                                      baseline="autograd", sizes={"d": d, "n": cfg.n, "m": cfg.ntk_m},
+                                      dtype=str(dt).replace("torch.", "")))
         nrows.append(dict(d=d, m=cfg.ntk_m, autograd_ms=1e3 * t["autograd"].median, closed_ms=1e3 * t["closed"].median,
                           speedup=t["autograd"].median / t["closed"].median, rel_err=err,
                           held_autograd_mb=8 * cfg.n * (d * cfg.ntk_m + cfg.ntk_m) / 1e6,
@@ -1319,4 +1329,4 @@ def benchmark(cfg: BenchConfig, ctx: RunContext) -> BenchResult:
                                                    d=ref_d),
                "001.bench.ntk_closed_form": dict(max_rel_err=max(x["rel_err"] for x in nrows),
                                                  speedup_min=min(x["speedup"] for x in nrows))}
-    return BenchResult(rows, nrows, metrics)
+    return BenchResult(rows, nrows, metrics, meas)
