@@ -205,7 +205,7 @@ def test_alternative_expected_verdicts_need_a_why_and_match_either():
 def test_bench_per_unit_and_publish_all_scale_every_statistic():
     t = nl.bench.Timing("x", 0.6, 0.4, 0.8, (0.4, 0.6, 0.8), 1, "cpu")
     u = nl.bench.per_unit(t, 4)
-    assert (u.median, u.q1, u.q3, u.samples) == pytest.approx((0.15, 0.1, 0.2, (0.1, 0.15, 0.2)))
+    assert (u.median, u.q1, u.q3, *u.samples) == pytest.approx((0.15, 0.1, 0.2, 0.1, 0.15, 0.2))
     with pytest.raises(ValueError, match="units must be a positive integer"):
         nl.bench.per_unit(t, 0)
     m = nl.bench.Measurement("lbl", {"a": t, "b": u}, baseline="a")
