@@ -314,9 +314,18 @@ def test_sgemm_sweep_one_layer_grelu_follows_kernel_gd(ctx, sgemm_cache):
                                        dtype=torch.float32))
     lg, lr = _lmax0(g, X), _lmax0(r, X)
     assert res.lam_ratio == pytest.approx(lr / lg, rel=1e-4)
-    J = _jac(g, X)
+    J, Jv = _jac(g, X), _jac(g, Xv)
     for i, c in enumerate(cfg.c_list):                 # batch = n: each epoch is one full-batch GD step
         np.testing.assert_allclose(res.mse["grelu"][:, i], _kernel_gd_curve(J @ J.T, y, c / lg, 3), rtol=1e-4)
+        # the same run in parameter space (f = J (W − W_0) exactly): validation MSE and gradient differences
+        w, prev, val, gd = torch.zeros(J.shape[1], dtype=F64), 0.0, [], []
+        for _ in range(3):
+            grad = J.T @ (J @ w - y.double()[:, 0])
+            gd.append(float((grad - prev).norm()))
+            w, prev = w - c / lg * grad, grad
+            val.append(float((Jv @ w - yv.double()[:, 0]).square().mean()))
+        np.testing.assert_allclose(res.val["grelu"][:, i], val, rtol=1e-4)
+        np.testing.assert_allclose(res.grad_diff["grelu"][:, i], gd, rtol=1e-4)
     assert not res.diverged["grelu"].any()
     assert res.base["linear"] == pytest.approx(_lstsq_linear(X, y, Xv, yv), rel=1e-8)
 
