@@ -563,6 +563,20 @@ def exclusive_notebooks(path: Path = EXCLUSIVE_FILE) -> list[str]:
     return out
 
 
+LONG_FIRST_FILE = ROOT / "ci" / "long_first.txt"
+
+
+def long_first(tasks: list[dict], path: Path = LONG_FIRST_FILE) -> list[dict]:
+    """Return ``tasks`` with the notebooks listed in ``ci/long_first.txt`` first, in the file's order.
+
+    The pool hands notebooks to free workers in order; starting the longest ones first keeps the last worker
+    from running a long notebook alone at the end (longest-first scheduling). Results do not depend on it.
+    """
+    names = exclusive_notebooks(path)
+    rank = {n: i for i, n in enumerate(names)}
+    return sorted(tasks, key=lambda t: rank.get(_rel(t["path"], Path(t["root"])), len(rank)))
+
+
 def split_exclusive(tasks: list[dict], exclusive) -> tuple[list[dict], list[dict]]:
     """Return ``(pool, alone)``: the tasks whose notebook's path relative to its root is in ``exclusive`` go
     to ``alone`` (in the order of ``tasks``), the others to ``pool``."""
@@ -756,7 +770,7 @@ def run(paths, *, profile="cpu", device="auto", jobs=None, out=BUILD, timeout=18
                                        parameters=effective[p]))
         return rs
 
-    pool, alone = split_exclusive(tasks, exclusive)
+    pool, alone = split_exclusive(long_first(tasks), exclusive)
     try:
         if cluster:
             from ci import cluster as _cluster

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
+import math
+
 import matplotlib as mpl
 import numpy as np
 
@@ -28,9 +30,41 @@ PALETTE = {
 CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
+class ThinLogFormatter(mpl.ticker.LogFormatterSciNotation):
+    """Matplotlib's log-axis labels, with minor ticks labelled only at 2 and 5 times a power of the base.
+
+    On an axis spanning about a decade matplotlib labels the minor ticks 2…9; at the book's panel sizes the
+    labels 3, 4 (and 6–9) collide with their neighbours. Major ticks (powers of the base) are untouched.
+    """
+
+    def set_locs(self, locs=None):
+        super().set_locs(locs)
+        subs = getattr(self, "_sublabels", None)
+        if subs is not None and len(subs) > 1:       # matplotlib chose to label minor ticks: keep 1, 2, 5
+            self._sublabels = {1.0, 2.0, 5.0}
+
+
+def _thin_log_minor_labels() -> None:
+    """Make every new log axis use :class:`ThinLogFormatter` for its minor ticks (idempotent)."""
+    scale = mpl.scale.LogScale
+    if getattr(scale, "_nbs_thin", False):
+        return
+    original = scale.set_default_locators_and_formatters
+
+    def patched(self, axis):
+        original(self, axis)
+        if self.base == 10:
+            axis.set_minor_formatter(ThinLogFormatter(self.base, labelOnlyBase=(self.subs is not None)))
+
+    scale.set_default_locators_and_formatters = patched
+    scale._nbs_thin = True
+
+
 def use_style() -> None:
-    """Apply the book's matplotlib style (sizes, grid, palette cycle); check every displayed figure."""
+    """Apply the book's matplotlib style (sizes, grid, palette cycle); check every displayed figure; label
+    log axes' minor ticks at 2 and 5 only (:class:`ThinLogFormatter`)."""
     check_displayed()
+    _thin_log_minor_labels()
     mpl.rcParams.update({
         "figure.figsize": (6.4, 4.0),
         "figure.dpi": 100,

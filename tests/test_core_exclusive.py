@@ -69,6 +69,15 @@ def test_split_keeps_the_order():
     assert [t["path"].stem for t in pool] == ["a", "c"] and [t["path"].stem for t in alone] == ["b", "d"]
 
 
+def test_long_first_starts_the_listed_notebooks_first_and_keeps_the_rest_in_order(tmp_path):
+    listed = runner.exclusive_notebooks(runner.LONG_FIRST_FILE)
+    assert listed and all((ROOT / n).is_file() for n in listed)
+    f = tmp_path / "long.txt"
+    f.write_text("# longest first\nbook/x/d.ipynb\nbook/x/b.ipynb\n")
+    tasks = [{"path": ROOT / f"book/x/{n}.ipynb", "root": ROOT} for n in "abcde"]
+    assert [t["path"].stem for t in runner.long_first(tasks, f)] == ["d", "b", "a", "c", "e"]
+
+
 def test_local_runner_runs_exclusive_notebooks_alone(tmp_path):
     root, pool, alone, log = timing_notebooks(tmp_path, n_pool=1, n_alone=2)
     paths = [alone[0], pool[0], alone[1]]  # listed first or not, they run last

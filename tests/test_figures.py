@@ -228,3 +228,20 @@ def test_use_style_registers_the_check_in_a_running_shell(shell):
     shell.display_formatter.formatters.pop(plotting.FIGURE_CHECK_MIME)
     plotting.use_style()
     assert plotting.FIGURE_CHECK_MIME in shell.display_formatter.formatters
+
+
+def test_log_axes_label_minor_ticks_at_2_and_5_only():
+    """Matplotlib labels minor ticks 2, 3, 4, 6 on a log axis spanning under a decade; in a small panel they
+    collide (the display check found seven such figures). The book's style keeps 2 and 5, which do not."""
+    labels = []
+    for styled in (False, True):
+        fig, ax = plt.subplots(figsize=(2.5, 2.0))
+        ax.loglog([200, 900], [1, 2])
+        if not styled:                                  # matplotlib's own minor formatter
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.LogFormatterSciNotation(labelOnlyBase=False))
+        fig.canvas.draw()
+        labels.append([t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()])
+        found = plotting.overlapping_texts(fig)
+        assert bool(found) is (not styled), found
+    assert any("3\\times" in t for t in labels[0])
+    assert [t[14] for t in labels[1]] == ["2", "5"]

@@ -189,7 +189,7 @@ def laziness(res, ax=None):
         ax.plot(s.q, s.relV * p, ":", color=col, label=f"$p\\cdot$relV, p = {p:g}")
     return _finish(ax, SPHERES, loc="lower center", fontsize=7, legend=dict(ncol=2), xscale="log", yscale="log",
                    xlabel="$q = c_1/c_2$", ylabel="relative change × $c_1c_2$",
-                   title="Extension: weight changes collapse when multiplied by $p = c_1c_2$")
+                   title="Extension: weight changes times $p = c_1c_2$")
 
 
 def width_sweep(ws, rel_tol, d, axes=None):
