@@ -165,13 +165,17 @@ def gated_matmul(X: torch.Tensor, W: torch.Tensor, mask_bits: torch.Tensor, *, b
     return Y
 
 
+def _check_rows(idx: torch.Tensor, rows: int) -> None:
+    if idx.ndim != 1 or (idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= rows)):
+        raise ValueError(f"idx must be a 1-D tensor of row indices in [0, {rows})")
+
+
 def gather_gemv(W: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, *, backend: str = "auto", BR: int = 32,
                 BK: int = 64) -> torch.Tensor:
     """Return ``W[idx] @ x`` (only the open-gate rows), ``(len(idx),)``; ``idx`` int64 or int32 row indices."""
     if W.ndim != 2 or x.ndim != 1 or x.shape[0] != W.shape[1]:
         raise ValueError(f"W and x must be (m, k) and (k,), got {tuple(W.shape)} and {tuple(x.shape)}")
-    if idx.ndim != 1 or (idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= W.shape[0])):
-        raise ValueError(f"idx must be a 1-D tensor of row indices in [0, {W.shape[0]})")
+    _check_rows(idx, W.shape[0])
     if choose_backend(backend, W.device) == "torch":
         return gather_gemv_ref(W, x, idx.long())
     import triton
@@ -193,8 +197,7 @@ def gated_gemv(WT: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, *, backend:
     """
     if WT.ndim != 2 or x.ndim != 1 or x.shape[0] != WT.shape[0]:
         raise ValueError(f"WT and x must be (k, m) and (k,), got {tuple(WT.shape)} and {tuple(x.shape)}")
-    if idx.ndim != 1 or (idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= WT.shape[0])):
-        raise ValueError(f"idx must be a 1-D tensor of row indices in [0, {WT.shape[0]})")
+    _check_rows(idx, WT.shape[0])
     if choose_backend(backend, WT.device) == "torch":
         return gated_gemv_ref(WT, x, idx.long())
     import triton
