@@ -226,17 +226,7 @@ LIVE_BUDGET_S = 3.0
 
 
 def _live(draw: Callable, values: Mapping[str, Sequence], start: Mapping, title: str) -> None:
-    import ipywidgets as w
-
-    sliders = {n: w.SelectionSlider(options=[(_format(v), v) for v in values[n]], value=start[n], description=n,
-                                    continuous_update=False, style={"description_width": "initial"},
-                                    layout=w.Layout(width="420px"))
-               for n in values}
-    live_panel(draw, sliders, title)
-
-
-def live_panel(draw: Callable, controls: Mapping, title: str = "") -> None:
-    """Display ``controls`` (ipywidgets by parameter name) above one output area redrawn by ``draw(**values)``.
+    """Display one slider per parameter (over ``values``) above one output area redrawn by ``draw(**values)``.
 
     The output area is cleared and redrawn on every change, the figure and printed messages land inside it,
     the panel shows once, and a redraw over :data:`LIVE_BUDGET_S` says so.
@@ -245,6 +235,10 @@ def live_panel(draw: Callable, controls: Mapping, title: str = "") -> None:
     import matplotlib.pyplot as plt
     from IPython.display import display
 
+    controls = {n: w.SelectionSlider(options=[(_format(v), v) for v in values[n]], value=start[n], description=n,
+                                     continuous_update=False, style={"description_width": "initial"},
+                                     layout=w.Layout(width="420px"))
+                for n in values}
     out = w.Output()
 
     def redraw(_=None):

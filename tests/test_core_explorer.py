@@ -91,7 +91,7 @@ def test_live_values_outside_the_timed_range_are_refused():
         explorer.explore(lambda w: None, {"w": [1, 2]}, live={"x": [1, 2]})
 
 
-def test_live_panel_redraws_on_each_slider_change_and_shows_once(monkeypatch):
+def test_live_explorer_redraws_on_each_slider_change_and_shows_once(monkeypatch):
     """The live path (the explorer in Jupyter): one display, a draw
     at the start values, one redraw per change with the new values, a message when a redraw is over budget."""
     import ipywidgets as w
