@@ -4,6 +4,12 @@
 ``repeats`` rounds, each round calling every variant once in a rotated order (so that drift of the machine
 hits all variants alike), synchronising CUDA around each call. It returns a :class:`Timing` per variant
 with the median, the quartiles and the thread count and device that were in force.
+
+``cold=True`` rewrites a buffer of twice the last-level cache (:func:`flush_bytes`) before every timed call,
+outside the timer, so that each call reads its operands from memory: the state of a layer whose weights the
+rest of a network has evicted. Without it, a variant's time depends on what the one before it left in the
+cache, which the rotated order changes from round to round (bimodal samples when the operands are about the
+cache's size).
 """
 from __future__ import annotations
 
@@ -39,8 +45,42 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+#: where Linux lists the CPU's caches (one ``index*/size`` per cache, e.g. ``32768K``)
+SYSFS_CACHE = "/sys/devices/system/cpu/cpu0/cache"
+
+
+def llc_bytes(device: str | torch.device = "cpu") -> int:
+    """Return the size of the last-level cache: the CUDA device's L2, or the CPU's largest cache in sysfs
+    (32 MiB when sysfs does not say)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return int(torch.cuda.get_device_properties(dev).L2_cache_size)
+    import glob
+
+    best = 0
+    for f in glob.glob(f"{SYSFS_CACHE}/index*/size"):
+        try:
+            txt = open(f).read().strip().upper()
+            best = max(best, int(txt[:-1]) * {"K": 2 ** 10, "M": 2 ** 20}[txt[-1]] if txt[-1] in "KM" else int(txt))
+        except (OSError, ValueError):
+            continue
+    return best or 32 * 2 ** 20
+
+
+def flush_bytes(device: str | torch.device = "cpu") -> int:
+    """Return the size of the buffer that ``compare(cold=True)`` rewrites: twice :func:`llc_bytes`."""
+    return 2 * llc_bytes(device)
+
+
+def _flusher(device: str) -> Callable[[], None]:
+    """Return a callable that rewrites a :func:`flush_bytes` buffer on ``device`` (temporal loads and stores:
+    ``add_``, not a memset, which may stream past the cache for large sizes)."""
+    buf = torch.zeros(flush_bytes(device) // 4, dtype=torch.float32, device=device)
+    return lambda: buf.add_(1.0)
+
+
 def compare(variants: Mapping[str, Callable[[], object]], *, repeats: int = 11, warmup: int = 1,
-            device: str | torch.device = "cpu") -> dict[str, Timing]:
+            device: str | torch.device = "cpu", cold: bool = False) -> dict[str, Timing]:
     """Time each zero-argument callable in ``variants`` (module docstring); return {name: Timing}."""
     if not variants:
         raise ValueError("variants must name at least one callable")
@@ -48,8 +88,11 @@ def compare(variants: Mapping[str, Callable[[], object]], *, repeats: int = 11, 
         raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
     if not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    if not isinstance(cold, bool):
+        raise ValueError(f"cold must be True or False, got {cold!r}")
     dev = str(device)
     names = list(variants)
+    flush = _flusher(dev) if cold else None
     for _ in range(warmup):
         for n in names:
             variants[n]()
@@ -61,6 +104,8 @@ def compare(variants: Mapping[str, Callable[[], object]], *, repeats: int = 11, 
         for n in order:
             if dev.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
+            if flush is not None:
+                flush()
             _sync(dev)
             t0 = time.perf_counter()
             variants[n]()

@@ -35,8 +35,16 @@ def test_fast_path_table_density_and_byte_predictions(ctx):
     threads = torch.get_num_threads()
     res = E.fast_path(cfg, ctx)
     assert torch.get_num_threads() == threads  # the timing threads are restored
-    want = {"dense", "masked dense", "fast", "gate Ψ", "net", "net, rank-√m/2 gates"}
+    want = {"dense", "dense, Wᵀ stored", "masked dense", "fast", "gate Ψ", "net", "net, rank-√m/2 gates"}
+    want |= {"fast, embedding_bag"} if res.backend != "torch" else set()
     assert set(res.table.variant) == want and sorted(set(res.table.m)) == [128, 256]
+    # each width's baseline is the faster dense GEMV, so the speed-ups of the two dense rows are 1 and ≤ 1
+    for m_, grp in res.table.groupby("m"):
+        base = grp.baseline.iloc[0]
+        assert set(grp.baseline) == {base} and base == min(E.DENSE, key=lambda k: res.timings[m_][k].median)
+        assert grp.set_index("variant").speedup[base] == 1.0
+        assert grp.set_index("variant").speedup[list(set(E.DENSE) - {base})[0]] <= 1.0
+    assert [x.baseline for x in res.measurements] == [res.table[res.table.m == m_].baseline.iloc[0] for m_ in (128, 256)]
     assert set(res.table.threads) == {1}
     # the gates are the signs of Ψz for a Gaussian Ψ: density 1/2 within a few standard errors (1/√(4·384))
     assert abs(res.density - 0.5) < 4 / math.sqrt(4 * 384)

@@ -176,6 +176,36 @@ def test_bench_interleaves_and_orders():
         nl.bench.compare({"a": lambda: None}, repeats=0)
 
 
+def test_bench_cold_flushes_before_every_timed_call_outside_the_timer(monkeypatch):
+    import time
+    calls = []
+
+    def flusher(device):
+        assert device == "cpu"
+        return lambda: (calls.append("flush"), time.sleep(0.02))
+
+    monkeypatch.setattr(nl.bench, "_flusher", flusher)
+    t = nl.bench.compare({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, cold=True)
+    assert calls[:2] == ["a", "b"]                        # warm-up: no flush
+    timed = calls[2:]
+    assert len(timed) == 12 and timed[::2] == ["flush"] * 6 and sorted(timed[1::2]) == ["a"] * 3 + ["b"] * 3
+    assert max(t["a"].samples + t["b"].samples) < 0.01    # the 20 ms flush is not timed
+    with pytest.raises(ValueError, match="cold"):
+        nl.bench.compare({"a": lambda: None}, cold="yes")
+
+
+def test_llc_and_flush_sizes_from_sysfs(tmp_path, monkeypatch):
+    for i, size in enumerate(["32K", "32K", "1024K", "32768K"]):
+        (tmp_path / f"index{i}").mkdir()
+        (tmp_path / f"index{i}" / "size").write_text(size + "\n")
+    monkeypatch.setattr(nl.bench, "SYSFS_CACHE", str(tmp_path))
+    assert nl.bench.llc_bytes("cpu") == 32 * 1024 ** 2 and nl.bench.flush_bytes("cpu") == 64 * 1024 ** 2
+    (tmp_path / "index3" / "size").write_text("96M\n")
+    assert nl.bench.llc_bytes("cpu") == 96 * 1024 ** 2
+    monkeypatch.setattr(nl.bench, "SYSFS_CACHE", str(tmp_path / "absent"))
+    assert nl.bench.llc_bytes("cpu") == 32 * 1024 ** 2   # the stated default
+
+
 def test_bench_publish_payload_and_errors():
     from nbs_lib.bench import Timing
 

@@ -1362,32 +1362,42 @@ def flops(cfg: FlopsConfig, ctx) -> FlopsResult:
 
 @dataclass
 class FastPathResult:
-    """Batch-1 gated inference per width: the timing table (DataFrame), the gate density, metrics per claim."""
+    """Batch-1 gated inference per width: the timing table (DataFrame; speed-ups over the faster dense GEMV of
+    each width, named in ``baseline``), the gate density, the fast path's backend, metrics per claim."""
 
     table: object
     density: float
     device_name: str
+    backend: str                                   # "c" (compiled gated_gemv.c), "torch" (embedding_bag), "triton"
     timings: dict = field(default_factory=dict)   # {m: {variant: nbs_lib.bench.Timing}}
+    measurements: list = field(default_factory=list)   # nbs_lib.bench.Measurement per width
     metrics: dict = field(default_factory=dict)
 
 
 #: the widths at which issue 16's criterion (fast path ≥ 1.5× the dense GEMV) applies
 FAST_M_MIN = 2048
+#: the two dense GEMVs of the layer: W stored row-major, or its transpose (the storage the fast path reads)
+DENSE = ("dense", "dense, Wᵀ stored")
 
 
 def fast_path(cfg: FlopsConfig, ctx) -> FastPathResult:
     """Time one gated layer of batch-1 inference, ``y = W (D ⊙ h)``, float32 (issue 16 item 3).
 
-    Variants (``nbs_lib.bench``, interleaved): ``dense`` (the GEMV ``W h̃`` of the gated input ``h̃``),
-    ``masked dense`` (``(W h) ⊙ D``, the no-gain baseline), ``fast`` (``nonzero(D)`` then
-    :func:`gemm.gated_gemv` over the open rows of ``Wᵀ``), ``gate Ψ`` (the gates of a new input: the dense
-    GEMV ``Ψ z`` and its sign), ``net`` (gate Ψ then fast: the whole GReLU layer) and ``net, rank-√m/2 gates``
-    (the thin gate factors of §4.4 instead of Ψ). The gates are those of ``Ψ z`` for a ReLU hidden vector ``z``.
-    On CPU the timings run on ``cfg.fast_threads`` threads (restored afterwards).
+    Variants (``nbs_lib.bench``, interleaved): ``dense`` (the GEMV ``W h̃`` of the gated input ``h̃``) and
+    ``dense, Wᵀ stored`` (``h̃ᵀ Wᵀ``, the same product from the fast path's storage; the faster of the two is
+    each width's baseline), ``masked dense`` (``(W h) ⊙ D``, the no-gain baseline), ``fast``
+    (:class:`gemm.GatedLayer` called on the gate mask ``D``, reading the open rows of ``Wᵀ``: the compiled C
+    kernel on CPU, Triton on CUDA, ``embedding_bag`` where neither runs; listing the open gates is timed),
+    ``fast, embedding_bag`` (the torch-only route: ``nonzero(D)`` then ``embedding_bag``), ``gate Ψ`` (the
+    gates of a new input: the dense GEMV ``Ψ z`` and its sign), ``net`` (gate Ψ then fast: the whole GReLU
+    layer) and ``net, rank-√m/2 gates`` (the thin gate factors of §4.4 instead of Ψ). The gates are those of
+    ``Ψ z`` for a ReLU hidden vector ``z``. Every call starts from a cold cache (``bench.compare(cold=True)``),
+    as for a layer whose weights the rest of the network evicted. On CPU the timings run on ``cfg.fast_threads``
+    threads (restored afterwards).
     """
     threads = torch.get_num_threads()
     if ctx.device.type == "cpu":
-        torch.set_num_threads(cfg.fast_threads)  # embedding_bag with one bag runs on one thread: time both alike
+        torch.set_num_threads(cfg.fast_threads)  # the C kernel and embedding_bag (one bag) run on one thread
     try:
         return _fast_path(cfg, ctx)
     finally:
@@ -1400,7 +1410,8 @@ def _fast_path(cfg: FlopsConfig, ctx) -> FastPathResult:
 
     f32, dev = torch.float32, ctx.device
     name = _device_name(dev)
-    rows, dens, timings = [], [], {}
+    rows, dens, timings, meas = [], [], {}, []
+    backend = None
     for m in cfg.fast_ms:
         W = ctx.randn(m, m, keys=("fast", "W", m), dtype=f32) / math.sqrt(m)
         WT = W.T.contiguous()
@@ -1412,22 +1423,31 @@ def _fast_path(cfg: FlopsConfig, ctx) -> FastPathResult:
         D = P @ z > 0
         hg = h * D
         dens.append(float(D.float().mean()))
+        layer = gemm.GatedLayer(WT)   # weights checked and the backend chosen once, as for a loaded model
+        backend = layer.backend
 
-        def fast(D=D, h=h, WT=WT):
-            return gemm.gated_gemv(WT, h, torch.nonzero(D, as_tuple=True)[0], backend="torch")
+        def open_rows(D=D, h=h, layer=layer):
+            return layer(h, D)
 
-        v = {"dense": lambda: W @ hg, "masked dense": lambda: (W @ h) * D, "fast": fast,
-             "gate Ψ": lambda: P @ z > 0,
-             "net": lambda: gemm.gated_gemv(WT, h, torch.nonzero(P @ z > 0, as_tuple=True)[0], backend="torch"),
-             "net, rank-√m/2 gates": lambda: gemm.gated_gemv(WT, h, torch.nonzero(A @ (B @ z) > 0, as_tuple=True)[0],
-                                                              backend="torch")}
-        if dev.type == "cuda":
-            v["fast (Triton)"] = lambda: gemm.gated_gemv(WT, h, torch.nonzero(D, as_tuple=True)[0], backend="triton")
-        t = timings[m] = bench.compare(v, repeats=cfg.fast_repeats, device=str(dev))
+        v = {"dense": lambda: W @ hg, "dense, Wᵀ stored": lambda: hg @ WT, "masked dense": lambda: (W @ h) * D,
+             "fast": open_rows, "gate Ψ": lambda: P @ z > 0, "net": lambda: open_rows(P @ z > 0),
+             "net, rank-√m/2 gates": lambda: open_rows(A @ (B @ z) > 0)}
+        if backend != "torch":
+            v["fast, embedding_bag"] = lambda: gemm.gated_gemv(WT, h, D, backend="torch")
+        t = timings[m] = bench.compare(v, repeats=cfg.fast_repeats, device=str(dev), cold=True)
+        base = min(DENSE, key=lambda k: t[k].median)
+        rho = dens[-1]
+        meas.append(bench.Measurement(
+            f"004 batch-1 gated layer, m = {m}", t, baseline=base, sizes={"m": m}, dtype="float32",
+            expected_ratio={"fast": 1 / rho, "fast, embedding_bag": 1 / rho, "net": 1 / (1 + rho),
+                            "masked dense": 1.0, "dense": 1.0, "dense, Wᵀ stored": 1.0},
+            note=f"Cold cache (each call after a {bench.flush_bytes(dev) >> 20} MiB buffer is rewritten). Fast path: "
+                 f"{gemm.BACKEND_NAMES[backend]}; baseline: the faster dense GEMV. Predicted: byte ratios "
+                 f"at gate density {rho:.3f}." + ("" if backend == "triton" else " GPU (Triton): not measured here.")))
         for k, tk in t.items():
-            s_, (lo, hi) = bench.speedup(t, "dense", k)
+            s_, (lo, hi) = bench.speedup(t, base, k)
             rows.append(dict(m=m, variant=k, ms=1e3 * tk.median, iqr_ms=1e3 * tk.iqr, speedup=s_, lo=lo, hi=hi,
-                             threads=tk.threads))
+                             baseline=base, threads=tk.threads))
     import pandas as pd
 
     table = pd.DataFrame(rows)
@@ -1437,7 +1457,7 @@ def _fast_path(cfg: FlopsConfig, ctx) -> FastPathResult:
     metrics = dict(layer_speed=float(f.speedup.min()), layer_speed_ci=(float(f.lo.min()), float(f.hi.min())),
                    net_speed=float(n.speedup.min()), net_speed_ci=(float(n.lo.min()), float(n.hi.min())),
                    density=rho, bytes_ratio=1 / rho, net_bytes_ratio=1 / (1 + rho), m_min=float(big.m.min()))
-    return FastPathResult(table, rho, name, timings, metrics)
+    return FastPathResult(table, rho, name, backend, timings, meas, metrics)
 
 
 @dataclass

@@ -1,11 +1,13 @@
-"""Gated matrix products of paper 004 §4.4 (spec §6.5): Triton kernels with PyTorch references.
+"""Gated matrix products of paper 004 §4.4 (spec §6.5): Triton kernels and one C kernel, with PyTorch references.
 
 * :func:`gated_matmul` ``Y = (X Wᵀ) ⊙ D`` with the gate ``D`` read from bit-packed ``int32`` words in the
   kernel's epilogue (FLOPs unchanged; it saves the mask's memory traffic and one elementwise pass).
 * :func:`gated_gemv` ``y = W x`` for a gated input ``x`` (non-zero only at the open gates ``idx``) — the batch-1
   fast path of issue 16: it reads only the open rows of the stored transpose ``Wᵀ`` (contiguous rows, no copy),
-  through ``torch.nn.functional.embedding_bag`` (``per_sample_weights = x[idx]``, ``mode="sum"``) or a Triton
-  kernel. Bytes read: the gate density ρ times those of the dense GEMV.
+  through the compiled CPU kernel ``gated_gemv.c`` (``nbs_lib.native``; it streams the rows at the bandwidth of
+  the dense GEMV), a Triton kernel on CUDA, or the reference ``torch.nn.functional.embedding_bag``
+  (``per_sample_weights = x[idx]``, ``mode="sum"``; on CPU its gathered rows are read at about half that
+  bandwidth once ``Wᵀ`` leaves the cache). Bytes read: the gate density ρ times those of the dense GEMV.
 * :func:`gather_gemv` ``y = W[idx] x`` — the open *output* rows only; its torch reference copies the rows
   (``index_select``) and is slower than the dense GEMV on CPU (kept as a reference for the Triton kernel).
 * :func:`block_gated_matmul` ``Y[i, block j] = X[i] W_jᵀ`` if the block gate ``(i, j)`` is open, else 0 —
@@ -16,6 +18,8 @@ Every entry point takes ``backend="auto" | "torch" | "triton"`` (``nbs_lib.gpu.c
 CUDA or under ``TRITON_INTERPRET=1``, the reference otherwise. Shapes: ``X: (n, k)``, ``W: (m, k)``.
 """
 from __future__ import annotations
+
+import ctypes
 
 import torch
 
@@ -166,8 +170,13 @@ def gated_matmul(X: torch.Tensor, W: torch.Tensor, mask_bits: torch.Tensor, *, b
 
 
 def _check_rows(idx: torch.Tensor, rows: int) -> None:
-    if idx.ndim != 1 or (idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= rows)):
-        raise ValueError(f"idx must be a 1-D tensor of row indices in [0, {rows})")
+    if idx.ndim != 1 or idx.dtype not in (torch.int32, torch.int64):
+        raise ValueError(f"idx must be a 1-D int32 or int64 tensor of row indices in [0, {rows}), got {idx.dtype} "
+                         f"of shape {tuple(idx.shape)}")
+    if idx.numel():
+        lo, hi = torch.aminmax(idx)
+        if int(lo) < 0 or int(hi) >= rows:
+            raise ValueError(f"idx must hold row indices in [0, {rows}), got values in [{int(lo)}, {int(hi)}]")
 
 
 def gather_gemv(W: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, *, backend: str = "auto", BR: int = 32,
@@ -187,26 +196,131 @@ def gather_gemv(W: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, *, backend:
     return y
 
 
-def gated_gemv(WT: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, *, backend: str = "auto", BR: int = 32,
-               BN: int = 64) -> torch.Tensor:
-    """Return ``W x`` for a gated input, ``(m,)``: ``Σ_{k∈idx} x_k Wᵀ[k]`` reading only the open rows of ``WT``.
+_C = {}  # the compiled CPU kernel (separate from the Triton cache _K)
 
-    ``WT: (k, m)`` is the stored transpose of the layer's ``W: (m, k)``, ``x: (k,)`` the layer input and ``idx``
-    the indices of its open gates (``x`` is zero elsewhere; entries of ``x`` outside ``idx`` are ignored).
-    ``backend="torch"``: ``embedding_bag`` (:func:`gated_gemv_ref`); ``"triton"``: the Triton kernel.
+
+def _c_gemv():
+    """Return the compiled ``gated_gemv.c`` as ``{(dtype, "idx" | "mask"): ctypes function}``, or ``None`` (no
+    compiler; see ``nbs_lib.native``)."""
+    if "c" not in _C:
+        from pathlib import Path
+
+        from .. import native
+
+        lib = native.load(Path(__file__).with_name("gated_gemv.c"))
+        fns = None
+        if lib is not None:
+            fns = {}
+            for dt, tag in ((torch.float32, "f32"), (torch.float64, "f64")):
+                for kind, res in (("idx", None), ("mask", ctypes.c_int)):
+                    f = getattr(lib, f"gated_gemv_{'mask_' if kind == 'mask' else ''}{tag}")
+                    f.restype = res
+                    f.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                  ctypes.c_int64, ctypes.c_void_p]
+                    fns[dt, kind] = f
+        _C["c"] = fns
+    return _C["c"]
+
+
+def _c_usable(WT: torch.Tensor, x: torch.Tensor) -> bool:
+    return (WT.device.type == "cpu" and WT.dtype in (torch.float32, torch.float64) and x.dtype == WT.dtype
+            and WT.stride(1) == 1 and _c_gemv() is not None)
+
+
+#: what each backend of :func:`gated_gemv` is, for tables and prose
+BACKEND_NAMES = {"c": "compiled C kernel gated_gemv.c, one thread", "torch": "torch embedding_bag",
+                 "triton": "Triton kernel"}
+
+
+def gated_gemv_backend(WT: torch.Tensor, x: torch.Tensor, backend: str = "auto") -> str:
+    """Return the backend :func:`gated_gemv` runs for these tensors: ``"triton"``, ``"c"`` or ``"torch"``."""
+    if backend not in ("auto", "torch", "triton", "c"):
+        raise ValueError(f"backend must be 'auto', 'torch', 'triton' or 'c', got {backend!r}")
+    if backend == "c":
+        if not _c_usable(WT, x):
+            raise ValueError("backend='c' needs CPU float32/float64 tensors of one dtype, WT with unit column "
+                             "stride, and a C compiler (CC; NBS_NATIVE=1)")
+        return "c"
+    b = choose_backend(backend, WT.device)
+    return "c" if b == "torch" and backend == "auto" and _c_usable(WT, x) else b
+
+
+def gated_gemv(WT: torch.Tensor, x: torch.Tensor, gates: torch.Tensor, *, backend: str = "auto", BR: int = 32,
+               BN: int = 64) -> torch.Tensor:
+    """Return ``W x`` for a gated input, ``(m,)``: ``Σ_{k open} x_k Wᵀ[k]`` reading only the open rows of ``WT``.
+
+    ``WT: (k, m)`` is the stored transpose of the layer's ``W: (m, k)``, ``x: (k,)`` the layer input, and
+    ``gates`` its open gates: a bool mask ``(k,)`` or a 1-D tensor of int32/int64 indices (``x`` is zero at the
+    closed gates; entries of ``x`` there are never read; a repeated index counts twice). Backends: ``"torch"``:
+    ``embedding_bag`` (:func:`gated_gemv_ref`); ``"c"``: the compiled CPU kernel ``gated_gemv.c``
+    (float32/float64, ``WT`` with unit column stride; ``nbs_lib.native``; a mask is one call, no index list in
+    torch); ``"triton"``: the Triton kernel. ``"auto"``: Triton where usable, else the C kernel on CPU where it
+    builds, else torch.
     """
     if WT.ndim != 2 or x.ndim != 1 or x.shape[0] != WT.shape[0]:
         raise ValueError(f"WT and x must be (k, m) and (k,), got {tuple(WT.shape)} and {tuple(x.shape)}")
-    _check_rows(idx, WT.shape[0])
-    if choose_backend(backend, WT.device) == "torch":
+    if x.device != WT.device or gates.device != WT.device:
+        raise ValueError(f"WT, x and gates must be on one device, got {WT.device}, {x.device} and {gates.device}")
+    b = gated_gemv_backend(WT, x, backend)
+    m = WT.shape[1]
+    if gates.dtype == torch.bool:
+        if tuple(gates.shape) != (WT.shape[0],):
+            raise ValueError(f"a gate mask must have shape ({WT.shape[0]},), got {tuple(gates.shape)}")
+        if b == "c":
+            y = torch.empty(m, dtype=WT.dtype, device=WT.device)
+            g, xc = gates.contiguous(), x.contiguous()
+            if _c_gemv()[WT.dtype, "mask"](WT.data_ptr(), WT.stride(0), xc.data_ptr(), g.data_ptr(), g.numel(), m,
+                                            y.data_ptr()):
+                raise MemoryError("gated_gemv.c could not allocate its index list")
+            return y
+        idx = torch.nonzero(gates, as_tuple=True)[0]
+    else:
+        idx = gates
+        _check_rows(idx, WT.shape[0])
+    if b == "torch":
         return gated_gemv_ref(WT, x, idx.long())
+    y = torch.empty(m, dtype=WT.dtype, device=WT.device)
+    if b == "c":
+        i, xc = idx.long().contiguous(), x.contiguous()
+        _c_gemv()[WT.dtype, "idx"](WT.data_ptr(), WT.stride(0), xc.data_ptr(), i.data_ptr(), i.numel(), m,
+                                   y.data_ptr())
+        return y
     import triton
 
-    m = WT.shape[1]
-    y = torch.empty(m, dtype=WT.dtype, device=WT.device)
     _kernels()["open_rows"][(triton.cdiv(m, BN),)](WT, x, idx, y, idx.numel(), m, WT.stride(0), WT.stride(1),
                                                     BR=BR, BN=BN)
     return y
+
+
+class GatedLayer:
+    """A prepared batch-1 gated layer ``x, D ↦ W (D ⊙ x)`` over the stored transpose ``WT: (k, m)``.
+
+    The weights are checked and the backend chosen once (as :func:`gated_gemv_backend`); a call checks only the
+    shapes of ``x: (k,)`` and of the bool gate mask ``D: (k,)`` and runs one kernel. On the C backend that is a
+    single foreign call that lists the open gates itself, so the layer costs about one operator dispatch, as the
+    dense GEMV ``W @ x`` does; other backends go through :func:`gated_gemv`.
+    """
+
+    def __init__(self, WT: torch.Tensor, *, backend: str = "auto"):
+        if WT.ndim != 2:
+            raise ValueError(f"WT must be a 2-D (k, m) tensor, got shape {tuple(WT.shape)}")
+        self.WT, self.backend = WT, gated_gemv_backend(WT, WT, backend)
+        self._k, (self._m, self._ld) = WT.shape[0], (WT.shape[1], WT.stride(0))
+        self._fn = _c_gemv()[WT.dtype, "mask"] if self.backend == "c" else None
+
+    def __call__(self, x: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+        """Return ``W (D ⊙ x)``, ``(m,)``; ``x`` of the weights' dtype, ``D`` bool, both ``(k,)``."""
+        if self._fn is None:
+            return gated_gemv(self.WT, x, D, backend=self.backend)
+        if (x.shape != (self._k,) or D.shape != (self._k,) or D.dtype != torch.bool or x.dtype != self.WT.dtype
+                or x.device.type != "cpu" or D.device.type != "cpu"):
+            raise ValueError(f"x and D must be ({self._k},) CPU tensors of dtype {self.WT.dtype} and bool, got "
+                             f"{x.dtype} {tuple(x.shape)} on {x.device} and {D.dtype} {tuple(D.shape)} on {D.device}")
+        x, D = x.contiguous(), D.contiguous()
+        y = torch.empty(self._m, dtype=x.dtype, device=x.device)
+        if self._fn(self.WT.data_ptr(), self._ld, x.data_ptr(), D.data_ptr(), self._k, self._m, y.data_ptr()):
+            raise MemoryError("gated_gemv.c could not allocate its index list")
+        return y
 
 
 def block_gated_matmul(X: torch.Tensor, W: torch.Tensor, block_mask: torch.Tensor, block: int, *, backend: str = "auto",

@@ -415,10 +415,12 @@ def lowrank(res, lr_ms):
 
 
 def fast_path(res):
-    """Return the batch-1 speed-up over the dense GEMV of each variant against width (the conservative quartile
-    range as a band), with the byte-count predictions dashed and issue 16's criterion dotted."""
+    """Return the batch-1 speed-up over the faster dense GEMV of each variant against width (the conservative
+    quartile range as a band), with the byte-count predictions dashed and issue 16's criterion dotted."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     rho = res.density
+    from . import gemm
+
     pred = {"fast": 1 / rho, "net": 1 / (1 + rho), "masked dense": 1.0}
     for (variant, grp), c in zip(res.table.groupby("variant", sort=False), plotting.CYCLE):
         plotting.measured(ax, grp.m, grp.speedup, color=c, label=variant, marker="o")
@@ -426,23 +428,20 @@ def fast_path(res):
         if variant in pred:
             plotting.theory(ax, grp.m, pred[variant] + 0 * grp.m, color=c, label=f"bytes: {pred[variant]:.2f}×")
     ax.axhline(1.5, color="k", ls=":", lw=1, label="criterion 1.5× (m ≥ 2048)")
-    ax.set(xscale="log", yscale="log", xlabel="width m", ylabel=f"speed-up over dense GEMV ({res.device_name})",
-           title=f"Batch-1 gated layer, float32, gate density ρ = {rho:.2f}")
+    ax.set(xscale="log", yscale="log", xlabel="width m", ylabel=f"speed-up over the faster dense GEMV\n({res.device_name})",
+           title=f"Batch-1 gated layer, float32, gate density ρ = {rho:.2f}\nfast path: {gemm.BACKEND_NAMES[res.backend]}")
     ms = sorted(set(res.table.m))
     ax.set_xticks(ms, [str(m) for m in ms])
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    lo, hi = ax.get_ylim()
+    ys = []  # speed-up ticks in order of preference, each kept if ≥ 8 % of the log range from those kept
+    for y in (1, 2, 0.5, 5, 0.2, 10, 0.1, 1.5, 0.75, 3, 0.25, 4):
+        if lo <= y <= hi and all(abs(np.log(y / k)) >= 0.08 * np.log(hi / lo) for k in ys):
+            ys.append(y)
+    ys.sort()
+    ax.set_yticks(ys, [f"{y:g}×" for y in ys])
+    ax.yaxis.set_minor_formatter(plt.NullFormatter())
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     plotting.data_note(ax, "Gaussian W, Ψ, h; gates of Ψz (generated)")
     fig.tight_layout()
     return fig
-
-
-def fast_path_table(res) -> None:
-    """Display the fast-path timings of every width through ``nbs_lib.bench.publish`` (GPU: not measured)."""
-    from .. import bench
-
-    rho = res.density
-    for m, t in res.timings.items():
-        bench.publish(f"004 batch-1 gated layer, m = {m}", t, baseline="dense", sizes={"m": m}, dtype="float32",
-                      expected_ratio={"fast": 1 / rho, "net": 1 / (1 + rho), "masked dense": 1.0},
-                      note="GPU (Triton `gated_gemv`): not measured here." if "Triton" not in " ".join(t) else "")
