@@ -13,6 +13,7 @@ cache's size).
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -33,6 +34,7 @@ class Timing:
     threads: int
     device: str
     peak_bytes: int | None = None
+    calls: int = 1          # consecutive calls per sample (``compare(min_sample_s=...)``); times are per call
 
     @property
     def iqr(self) -> float:
@@ -80,8 +82,14 @@ def _flusher(device: str) -> Callable[[], None]:
 
 
 def compare(variants: Mapping[str, Callable[[], object]], *, repeats: int = 11, warmup: int = 1,
-            device: str | torch.device = "cpu", cold: bool = False) -> dict[str, Timing]:
-    """Time each zero-argument callable in ``variants`` (module docstring); return {name: Timing}."""
+            device: str | torch.device = "cpu", cold: bool = False, min_sample_s: float = 0.0) -> dict[str, Timing]:
+    """Time each zero-argument callable in ``variants`` (module docstring); return {name: Timing}.
+
+    ``min_sample_s > 0``: each sample of a variant runs ``k`` consecutive calls, ``k`` the least count whose
+    duration, judged from the variant's last warm-up call, reaches ``min_sample_s`` (at most 10 000); its
+    times are per call (``Timing.calls = k``). Use it for steps that repeat in a loop (a training step): a
+    short step timed once right after a long one of another variant reads operands the other evicted.
+    """
     if not variants:
         raise ValueError("variants must name at least one callable")
     if not isinstance(repeats, int) or repeats < 1:
@@ -90,12 +98,22 @@ def compare(variants: Mapping[str, Callable[[], object]], *, repeats: int = 11, 
         raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
     if not isinstance(cold, bool):
         raise ValueError(f"cold must be True or False, got {cold!r}")
+    if not (isinstance(min_sample_s, (int, float)) and 0 <= min_sample_s <= 60):
+        raise ValueError(f"min_sample_s must be a number of seconds in [0, 60], got {min_sample_s!r}")
+    if min_sample_s and not warmup:
+        raise ValueError("min_sample_s needs warmup >= 1 (the count of calls is judged from the warm-up)")
     dev = str(device)
     names = list(variants)
     flush = _flusher(dev) if cold else None
+    calls = {n: 1 for n in names}
     for _ in range(warmup):
         for n in names:
+            _sync(dev)
+            t0 = time.perf_counter()
             variants[n]()
+            _sync(dev)
+            if min_sample_s:
+                calls[n] = int(min(10_000, max(1, math.ceil(min_sample_s / max(time.perf_counter() - t0, 1e-9)))))
     _sync(dev)
     samples: dict[str, list[float]] = {n: [] for n in names}
     peaks: dict[str, int | None] = {n: None for n in names}
@@ -108,9 +126,10 @@ def compare(variants: Mapping[str, Callable[[], object]], *, repeats: int = 11, 
                 flush()
             _sync(dev)
             t0 = time.perf_counter()
-            variants[n]()
+            for _ in range(calls[n]):
+                variants[n]()
             _sync(dev)
-            samples[n].append(time.perf_counter() - t0)
+            samples[n].append((time.perf_counter() - t0) / calls[n])
             if dev.startswith("cuda"):
                 peaks[n] = max(peaks[n] or 0, int(torch.cuda.max_memory_allocated()))
     out = {}
@@ -118,7 +137,7 @@ def compare(variants: Mapping[str, Callable[[], object]], *, repeats: int = 11, 
         s = np.asarray(samples[n])
         q1, med, q3 = np.quantile(s, [0.25, 0.5, 0.75])
         out[n] = Timing(n, float(med), float(q1), float(q3), tuple(s.tolist()), torch.get_num_threads(), dev,
-                        peaks[n])
+                        peaks[n], calls[n])
     return out
 
 
@@ -127,7 +146,7 @@ def per_unit(t: Timing, units: int) -> Timing:
     if not isinstance(units, int) or units < 1:
         raise ValueError(f"units must be a positive integer, got {units!r}")
     return Timing(t.name, t.median / units, t.q1 / units, t.q3 / units, tuple(x / units for x in t.samples),
-                  t.threads, t.device, t.peak_bytes)
+                  t.threads, t.device, t.peak_bytes, t.calls)
 
 
 def speedup(timings: Mapping[str, Timing], slow: str, fast: str) -> tuple[float, tuple[float, float]]:
@@ -156,7 +175,7 @@ def publish(label: str, timings: Mapping[str, Timing], *, baseline: str, sizes: 
         s, (lo, hi) = speedup(timings, baseline, name)
         rows.append({"variant": name, "median_s": t.median, "q1_s": t.q1, "q3_s": t.q3, "speedup": s,
                      "speedup_range": [lo, hi], "repeats": len(t.samples), "threads": t.threads,
-                     "device": t.device, "peak_bytes": t.peak_bytes,
+                     "device": t.device, "peak_bytes": t.peak_bytes, "calls_per_sample": t.calls,
                      "predicted": (expected_ratio or {}).get(name)})
     payload = {"label": label, "baseline": baseline, "sizes": dict(sizes or {}), "dtype": dtype, "note": note,
                "rows": rows}
@@ -167,6 +186,9 @@ def publish(label: str, timings: Mapping[str, Timing], *, baseline: str, sizes: 
         pred = "–" if r["predicted"] is None else f"{r['predicted']:.3g}×"
         lines.append(f"| {r['variant']} | {r['median_s'] * 1e3:.3g} ms | {(r['q3_s'] - r['q1_s']) * 1e3:.2g} ms | "
                      f"{r['speedup']:.3g}× ({r['speedup_range'][0]:.3g}–{r['speedup_range'][1]:.3g}) | {pred} |")
+    if any(r["calls_per_sample"] > 1 for r in rows):
+        lines += ["", "Consecutive calls per sample (times are per call): "
+                  + ", ".join(f"{r['variant']} {r['calls_per_sample']}" for r in rows) + "."]
     text = "\n".join(lines + ([f"", note] if note else []))
     try:
         from IPython.display import display

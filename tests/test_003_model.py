@@ -159,3 +159,21 @@ def test_implicit_sampler_matches_explicit_network_in_law():
         se = math.sqrt(E[:, k].var() / S + I[:, k].var() / S)
         assert abs(E[:, k].mean() - I[:, k].mean()) < 4 * se
     assert stats.ks_2samp(E[:, 3], I[:, 3]).pvalue > 0.01
+
+
+@pytest.mark.parametrize("kind", ["shifted", "threshold"])
+def test_dphi_is_the_derivative_of_phi_away_from_the_kink(kind):
+    # against central finite differences of φ (float64), and exactly √c·1[P > τ] at, above and below τ
+    spec = sq.make_act(kind, 0.7, 64)
+    P = torch.randn(64, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    away = (P - spec.tau).abs() > 1e-3
+    h = 1e-6
+    fd = (sq.phi(P + h, spec) - sq.phi(P - h, spec)) / (2 * h)
+    d = sq.dphi(P, spec)
+    if kind == "shifted":          # threshold φ jumps at τ: its a.e. derivative is √c·1[P > τ] by the paper's convention
+        assert torch.allclose(d[away], fd[away], atol=1e-8)
+    edge = torch.tensor([spec.tau - 1e-12, spec.tau, spec.tau + 1e-12, float("nan")], dtype=torch.float64)
+    out = sq.dphi(edge, spec)
+    assert out.tolist() == [0.0, 0.0, spec.sqrt_c, 0.0]   # NaN gives 0, as the bool cast did
+    assert torch.equal(d, spec.sqrt_c * (P > spec.tau).to(P.dtype))
+    assert torch.equal(P, torch.randn(64, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(3)))  # P untouched

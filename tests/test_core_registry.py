@@ -194,6 +194,26 @@ def test_bench_cold_flushes_before_every_timed_call_outside_the_timer(monkeypatc
         nl.bench.compare({"a": lambda: None}, cold="yes")
 
 
+def test_bench_min_sample_runs_consecutive_calls_and_reports_per_call():
+    import time
+    calls = []
+    t = nl.bench.compare({"short": lambda: calls.append("s"), "long": lambda: (calls.append("l"), time.sleep(0.012))},
+                         repeats=3, min_sample_s=0.01)
+    k = t["short"].calls
+    assert t["long"].calls == 1 and 1 < k <= 10_000
+    timed = calls[2:]                                   # after one warm-up call each
+    assert timed.count("s") == 3 * k and timed.count("l") == 3
+    assert "s" * k in "".join(timed)                   # the k calls of a sample run back to back
+    assert t["long"].median >= 0.012 and t["short"].median < 0.001   # per call, not per sample
+    p = nl.bench.publish("x", t, baseline="long")
+    assert [r["calls_per_sample"] for r in p["rows"]] == [k, 1]
+    for bad in (-1, 61, "1"):
+        with pytest.raises(ValueError, match="min_sample_s"):
+            nl.bench.compare({"a": lambda: None}, min_sample_s=bad)
+    with pytest.raises(ValueError, match="warmup"):
+        nl.bench.compare({"a": lambda: None}, min_sample_s=0.1, warmup=0)
+
+
 def test_llc_and_flush_sizes_from_sysfs(tmp_path, monkeypatch):
     for i, size in enumerate(["32K", "32K", "1024K", "32768K"]):
         (tmp_path / f"index{i}").mkdir()

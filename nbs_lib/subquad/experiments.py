@@ -478,7 +478,8 @@ class RuntimeResult:
 
 
 def runtime(cfg: RuntimeConfig, ctx: RunContext) -> RuntimeResult:
-    """Return the interleaved timings (median, quartiles) of one GN step of each trainer at every width."""
+    """Return the interleaved timings (median, quartiles) of one GN step of each trainer at every width; each
+    sample runs consecutive steps of one trainer for at least 10 ms (``bench.compare(min_sample_s=0.01)``)."""
     from .. import bench
     from . import ops
     from . import trainers as tr
@@ -507,7 +508,10 @@ def runtime(cfg: RuntimeConfig, ctx: RunContext) -> RuntimeResult:
             before = made[k].lrm.counters["weight_reads"]
             made[k].step()
             reads[k].append(made[k].lrm.counters["weight_reads"] - before)
-        t = bench.compare({k: made[k].step for k in names}, repeats=cfg.repeats, device=str(ctx.device))
+        # a sample runs ≥ 10 ms of consecutive steps of one trainer, as in a training loop: a 1 ms step timed once
+        # right after a 58 ms dense step would read the operands that step evicted
+        t = bench.compare({k: made[k].step for k in names}, repeats=cfg.repeats, device=str(ctx.device),
+                          min_sample_s=0.01)
         pred = {k: fl["dense"][-1] / fl[k][-1] for k in names}
         meas.append(bench.Measurement(f"one GN step, m = {m}, n = {cfg.n}", t, baseline="dense",
                                       sizes={"m": m, "n": cfg.n}, dtype="float32", expected_ratio=pred,

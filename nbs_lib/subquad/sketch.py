@@ -176,17 +176,19 @@ def solve_gram(Q: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, dict]:
     diag = torch.diagonal(Q64)
     alive = diag > 1e-14 * diag.abs().max().clamp_min(1e-300)
     n_dead = int((~alive).sum())
-    x = torch.zeros_like(c64)
-    Qa = Q64[alive][:, alive]
+    Qa, ca = (Q64, c64) if n_dead == 0 else (Q64[alive][:, alive], c64[alive])   # no copies when all are alive
     L, bad = torch.linalg.cholesky_ex(Qa)
     if int(bad) == 0:
-        xa = torch.cholesky_solve(c64[alive].unsqueeze(1), L).squeeze(1)
+        xa = torch.cholesky_solve(ca.unsqueeze(1), L).squeeze(1)
         method = "cholesky"
     else:
-        xa = torch.linalg.lstsq(Qa, c64[alive].unsqueeze(1)).solution.squeeze(1)
+        xa = torch.linalg.lstsq(Qa, ca.unsqueeze(1)).solution.squeeze(1)
         method = "lstsq"
-    x[alive] = xa
-    return x.to(c.dtype), {"n_dead": n_dead, "method": method}
+    if n_dead:
+        x = torch.zeros_like(c64)
+        x[alive] = xa
+        xa = x
+    return xa.to(c.dtype), {"n_dead": n_dead, "method": method}
 
 
 def sketched_gram(U: torch.Tensor, V: torch.Tensor, *, sketch: str = "srht", s: int, seed: int = 0) -> torch.Tensor:
