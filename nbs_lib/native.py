@@ -3,9 +3,10 @@
 The GPU kernels of the book are Triton (``nbs_lib.gpu``); a few CPU hot paths that torch has no fast operator
 for are small C files beside their chapter's code (e.g. ``gated/gated_gemv.c``). :func:`load` compiles such a
 file with ``$CC`` (default ``cc``) at ``-O3 -march=native`` into a cache folder (``$NBS_NATIVE_CACHE``, default
-``~/.cache/nbs_lib/native``), keyed by the source, the compiler, its flags and this CPU's feature flags, and
-returns the loaded library, or ``None`` when there is no working compiler (a warning says why, once) or
-``NBS_NATIVE=0``. Every caller keeps a torch reference and falls back to it on ``None``.
+``~/.cache/nbs_lib/native``; a temporary folder when that cannot be written), keyed by the source, the
+compiler, its flags and this CPU's feature flags, and returns the loaded library, or ``None`` when there is no
+working compiler (a warning says why, once) or ``NBS_NATIVE=0``. Every caller keeps a torch reference and falls
+back to it on ``None``.
 """
 from __future__ import annotations
 
@@ -64,8 +65,12 @@ def load(source: Path | str) -> ctypes.CDLL | None:
         if not lib_path.exists():
             if shutil.which(cc) is None:
                 raise OSError(f"no C compiler {cc!r} on PATH (set CC)")
-            lib_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=".so", dir=lib_path.parent)
+            try:
+                lib_path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(suffix=".so", dir=lib_path.parent)
+            except OSError:  # a read-only home: build in the temporary folder instead (this process only)
+                lib_path = Path(tempfile.mkdtemp(prefix="nbs_lib-native-")) / lib_path.name
+                fd, tmp = tempfile.mkstemp(suffix=".so", dir=lib_path.parent)
             os.close(fd)
             try:
                 done = subprocess.run([cc, *FLAGS, "-o", tmp, str(source)], capture_output=True, text=True, timeout=120)

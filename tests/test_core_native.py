@@ -71,3 +71,14 @@ def test_switch_off_and_bad_setting(tmp_path, cache, monkeypatch):
     monkeypatch.setenv("NBS_NATIVE", "yes")
     with pytest.raises(ValueError, match="NBS_NATIVE"):
         native.load(src)
+
+
+@needs_cc
+def test_unwritable_cache_builds_in_a_temporary_folder(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("NBS_NATIVE_CACHE", str(blocker / "cache"))   # mkdir fails: a file is in the way
+    monkeypatch.setattr(native, "_LOADED", {})
+    src = tmp_path / "k.c"
+    src.write_text(SRC)
+    assert _lib_add3(native.load(src))(4, 5, 6) == 15
