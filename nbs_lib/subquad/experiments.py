@@ -438,7 +438,7 @@ class RuntimeConfig(Config):
     n: int = 32                                  # samples (integer in [2, 256])
     d: int = 16
     widths: tuple = (512, 1024, 2048, 4096, 8192)   # widths (integers in [64, 32768])
-    repeats: int = 5                             # interleaved timed rounds (integer in [3, 100])
+    repeats: int = 9                             # interleaved timed rounds (integer in [3, 100])
     alpha_sp: float = 0.25                       # sparsity exponent of the schedule (number in (0, 1))
     PROFILES = {"smoke": dict(widths=(256, 512), repeats=3), "cpu": {},
                 "paper": dict(widths=(2048, 4096, 8192, 16384, 32768), repeats=11)}
@@ -1518,7 +1518,7 @@ class KernelBenchConfig(Config):
 
     n: int = 32                                  # rows (samples) per call (integer in [1, 1024])
     widths: tuple = (1024, 4096, 16384)          # widths (powers of two in [64, 2^20])
-    repeats: int = 5                             # interleaved timed rounds (integer in [3, 100])
+    repeats: int = 9                             # interleaved timed rounds (integer in [3, 100])
     PROFILES = {"smoke": dict(widths=(256, 1024), repeats=3), "cpu": {},
                 "paper": dict(widths=(4096, 16384, 65536), repeats=11)}
 
