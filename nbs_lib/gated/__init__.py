@@ -6,8 +6,8 @@ autograd reference, Theorem 5 spectra, step sizes in NTK units), ``theory`` (clo
 Table 1, Theorem 1, Lemma 3), ``training`` (GD with in-place back-propagation and the library's blow-up
 rule), ``conversion`` (GReLU→ReLU, Theorem 2 as corrected), ``stats`` (gate statistics, FLOP fractions,
 low-rank gates), ``data`` (complex Ackley, image regression), ``sgemm`` (SGEMM loader and stand-in),
-``gemm`` (gated matrix products: Triton kernels beside their PyTorch references), ``experiments`` (one
-function per figure/table/claim protocol) and ``plots``. Claims: ``claims.yaml``.
+``gemm`` (gated matrix products: Triton kernels and a compiled C kernel beside their PyTorch references),
+``experiments`` (one function per figure/table/claim protocol) and ``plots``. Claims: ``claims.yaml``.
 
 A notebook reads ``from nbs_lib import gated as gt``; the public names of every module are re-exported here.
 """

@@ -1471,9 +1471,10 @@ class LowRankResult:
     metrics: dict = field(default_factory=dict)
 
 
-def _truncate(P: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return thin factors ``(A, B)`` with ``A @ B`` the best rank-``r`` approximation of ``P`` (``A: (m, r)``)."""
-    U, s, Vh = torch.linalg.svd(P, full_matrices=False)
+def _truncate(svd, r: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return thin factors ``(A, B)`` with ``A @ B`` the best rank-``r`` approximation of ``P`` (``A: (m, r)``),
+    from ``svd = torch.linalg.svd(P, full_matrices=False)`` (one SVD serves every rank)."""
+    U, s, Vh = svd
     return U[:, :r] * s[:r], Vh[:r]
 
 
@@ -1507,7 +1508,7 @@ def lowrank(cfg: FlopsConfig, ctx) -> LowRankResult:
     for f in fracs:
         rk = max(1, int(math.sqrt(m) / 2)) if f is None else int(f * m)
         ga = g.clone()
-        ga.Psi = torch.stack([torch.stack([(U[:, :rk] * sv[:rk]) @ Vh[:rk] for U, sv, Vh in svds])])
+        ga.Psi = torch.stack([torch.stack([a @ b for a, b in (_truncate(svd, rk) for svd in svds)])])
         ma = ga.gate_masks(Xt)
         trained["ranks"].append(rk)
         trained["mse"].append(float(mse(ga, Xt, Yt, ma)[0]))

@@ -227,6 +227,15 @@ def _c_usable(WT: torch.Tensor, x: torch.Tensor) -> bool:
             and WT.stride(1) == 1 and _c_gemv() is not None)
 
 
+def _c_mask(fn, WT: torch.Tensor, ld: int, x: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+    """Run the C kernel ``fn`` (a ``gated_gemv_mask_*`` entry point) on checked CPU tensors; return ``y: (m,)``."""
+    x, D = x.contiguous(), D.contiguous()
+    y = torch.empty(WT.shape[1], dtype=WT.dtype, device=WT.device)
+    if fn(WT.data_ptr(), ld, x.data_ptr(), D.data_ptr(), D.numel(), WT.shape[1], y.data_ptr()):
+        raise MemoryError("gated_gemv.c could not allocate its index list")
+    return y
+
+
 #: what each backend of :func:`gated_gemv` is, for tables and prose
 BACKEND_NAMES = {"c": "compiled C kernel gated_gemv.c, one thread", "torch": "torch embedding_bag",
                  "triton": "Triton kernel"}
@@ -267,12 +276,7 @@ def gated_gemv(WT: torch.Tensor, x: torch.Tensor, gates: torch.Tensor, *, backen
         if tuple(gates.shape) != (WT.shape[0],):
             raise ValueError(f"a gate mask must have shape ({WT.shape[0]},), got {tuple(gates.shape)}")
         if b == "c":
-            y = torch.empty(m, dtype=WT.dtype, device=WT.device)
-            g, xc = gates.contiguous(), x.contiguous()
-            if _c_gemv()[WT.dtype, "mask"](WT.data_ptr(), WT.stride(0), xc.data_ptr(), g.data_ptr(), g.numel(), m,
-                                            y.data_ptr()):
-                raise MemoryError("gated_gemv.c could not allocate its index list")
-            return y
+            return _c_mask(_c_gemv()[WT.dtype, "mask"], WT, WT.stride(0), x, gates)
         idx = torch.nonzero(gates, as_tuple=True)[0]
     else:
         idx = gates
@@ -305,7 +309,7 @@ class GatedLayer:
         if WT.ndim != 2:
             raise ValueError(f"WT must be a 2-D (k, m) tensor, got shape {tuple(WT.shape)}")
         self.WT, self.backend = WT, gated_gemv_backend(WT, WT, backend)
-        self._k, (self._m, self._ld) = WT.shape[0], (WT.shape[1], WT.stride(0))
+        self._k, self._ld = WT.shape[0], WT.stride(0)
         self._fn = _c_gemv()[WT.dtype, "mask"] if self.backend == "c" else None
 
     def __call__(self, x: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
@@ -316,11 +320,7 @@ class GatedLayer:
                 or x.device.type != "cpu" or D.device.type != "cpu"):
             raise ValueError(f"x and D must be ({self._k},) CPU tensors of dtype {self.WT.dtype} and bool, got "
                              f"{x.dtype} {tuple(x.shape)} on {x.device} and {D.dtype} {tuple(D.shape)} on {D.device}")
-        x, D = x.contiguous(), D.contiguous()
-        y = torch.empty(self._m, dtype=x.dtype, device=x.device)
-        if self._fn(self.WT.data_ptr(), self._ld, x.data_ptr(), D.data_ptr(), self._k, self._m, y.data_ptr()):
-            raise MemoryError("gated_gemv.c could not allocate its index list")
-        return y
+        return _c_mask(self._fn, self.WT, self._ld, x, D)
 
 
 def block_gated_matmul(X: torch.Tensor, W: torch.Tensor, block_mask: torch.Tensor, block: int, *, backend: str = "auto",

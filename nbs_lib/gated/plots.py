@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plotting
+from . import gemm
 
 
 def _diverged_note(ax, runs, what="runs"):
@@ -419,8 +420,6 @@ def fast_path(res):
     quartile range as a band), with the byte-count predictions dashed and issue 16's criterion dotted."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     rho = res.density
-    from . import gemm
-
     pred = {"fast": 1 / rho, "net": 1 / (1 + rho), "masked dense": 1.0}
     for (variant, grp), c in zip(res.table.groupby("variant", sort=False), plotting.CYCLE):
         plotting.measured(ax, grp.m, grp.speedup, color=c, label=variant, marker="o")
